@@ -1,0 +1,3 @@
+from icpwatch.cli import main
+
+main(prog_name="icpwatch")

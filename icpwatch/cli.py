@@ -1,0 +1,40 @@
+"""The ``icpwatch`` command: the composition root that gathers each package's command group.
+
+Each package owns its sub-commands (``registry.cli``, ``sandbox.cli``, …); only this module
+imports them all, so the packages themselves keep their one-way dependencies (DESIGN.md §3).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from icpwatch import __version__
+from registry.cli import registry
+from registry.protection import install_masking
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="icpwatch")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+def main(verbose: int) -> None:
+    """icpwatch — find websites that break China's website-filing rules, and carry the findings
+    to their consequences.
+
+    Every sub-command has --help; --db URL (or ICPWATCH_DB) picks the store, and --json prints one
+    JSON document on stdout.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_masking()
+
+
+main.add_command(registry)
+
+try:  # the sandbox's command group lands with the sandbox package
+    from sandbox.cli import world
+except ImportError:  # pragma: no cover - only while the sandbox is not installed
+    world = None
+if world is not None:
+    main.add_command(world)

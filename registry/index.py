@@ -1,0 +1,248 @@
+"""A warm, read-only, in-memory index of the registry for bulk matching during sweeps.
+
+A sweep asks the same three questions millions of times — which filing covers this domain, which
+IP filing record covers this address, which filing does this number name — so the index loads the
+answers once from the store and keeps them in hash maps and sorted arrays:
+
+* domains: ``independent_domain → website position`` (a dict; and a pandas Index for bulk joins);
+* addresses: the IP filing records flattened into disjoint intervals, each owned by the most
+  specific (longest-prefix) block that covers it, searched with ``bisect`` / ``numpy.searchsorted``;
+* numbers: ``website_number → website position``.
+
+Each website is one position in parallel arrays (number, status), so a hit costs no object
+allocation beyond the small result tuple.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from registry.domains import InvalidHostname, independent_domain, independent_domains, normalize_host
+from registry.models import IPFilingRecord, Website, WebsiteDomain
+from registry.store import Store
+
+_V4_OFFSET = 0xFFFF << 32
+
+
+class DomainHit(NamedTuple):
+    independent_domain: str
+    website_number: str | None
+    status: str  # "filed", "cancelled" or "none"
+
+
+class AddressHit(NamedTuple):
+    ip: str
+    cidr: str | None
+    unit: str | None
+    provider: str | None
+
+
+@dataclass(frozen=True)
+class _Interval:
+    first: int
+    last: int
+    record: int
+
+
+def flatten_blocks(blocks: Sequence[tuple[int, int, int]]) -> list[_Interval]:
+    """Nested CIDR blocks → disjoint intervals owned by the most specific covering block.
+
+    ``blocks`` are (first, last, record). CIDR blocks never partly overlap (they nest or are
+    disjoint), so one sweep with a stack of open blocks does it.
+    """
+    ordered = sorted(blocks, key=lambda b: (b[0], -(b[1] - b[0])))
+    out: list[_Interval] = []
+    stack: list[tuple[int, int, int]] = []
+    cursor = 0
+
+    def close_until(position: int) -> None:
+        nonlocal cursor
+        while stack and stack[-1][1] < position:
+            first, last, record = stack.pop()
+            if cursor <= last:
+                out.append(_Interval(cursor, last, record))
+            cursor = last + 1
+
+    for first, last, record in ordered:
+        close_until(first)
+        if stack and cursor < first:
+            out.append(_Interval(cursor, first - 1, stack[-1][2]))
+        stack.append((first, last, record))
+        cursor = first
+    close_until(1 << 129)
+    return out
+
+
+class RegistryIndex:
+    """Answers domain, address and number questions from memory; build it with ``load``."""
+
+    def __init__(
+        self,
+        numbers: np.ndarray,
+        statuses: np.ndarray,
+        domain_positions: dict[str, int],
+        blocks: pd.DataFrame,
+    ) -> None:
+        self._numbers = numbers
+        self._statuses = statuses
+        self._domains = domain_positions
+        self._domain_index = pd.Index(list(domain_positions), dtype=object)
+        self._domain_values = np.fromiter(domain_positions.values(), dtype=np.int64, count=len(domain_positions))
+        self._number_positions = {number: i for i, number in enumerate(numbers)}
+        self._blocks = blocks
+        intervals = flatten_blocks(list(zip(blocks["first"], blocks["last"], range(len(blocks)))))
+        self._starts = [iv.first for iv in intervals]
+        self._ends = [iv.last for iv in intervals]
+        self._owners = [iv.record for iv in intervals]
+        v4 = [i for i, iv in enumerate(intervals) if iv.first >= _V4_OFFSET and iv.last < _V4_OFFSET + (1 << 32)]
+        self._v4_starts = np.array([intervals[i].first - _V4_OFFSET for i in v4], dtype=np.int64)
+        self._v4_ends = np.array([intervals[i].last - _V4_OFFSET for i in v4], dtype=np.int64)
+        self._v4_owners = np.array([intervals[i].record for i in v4], dtype=np.int64)
+        self._cidr = blocks["cidr"].to_numpy(dtype=object)
+        self._unit = blocks["unit"].to_numpy(dtype=object)
+        self._user = blocks["user_code"].to_numpy(dtype=object)
+
+    @classmethod
+    def load(cls, store: Store) -> RegistryIndex:
+        with store.engine.connect() as connection:
+            websites = connection.execute(
+                select(Website.id, Website.website_number, Website.status).order_by(Website.id)
+            ).all()
+            ids = np.fromiter((row[0] for row in websites), dtype=np.int64, count=len(websites))
+            numbers = np.array([row[1] for row in websites], dtype=object)
+            statuses = np.array([row[2] for row in websites], dtype=object)
+            domain_rows = connection.execute(
+                select(WebsiteDomain.independent_domain, WebsiteDomain.website_id)
+                # Where two filings name one domain, the filed one wins over a cancelled one.
+                .join(Website, Website.id == WebsiteDomain.website_id)
+                .order_by(Website.status.asc(), WebsiteDomain.id.desc())
+            ).all()
+            blocks = pd.DataFrame(
+                connection.execute(
+                    select(
+                        IPFilingRecord.cidr,
+                        IPFilingRecord.first,
+                        IPFilingRecord.last,
+                        IPFilingRecord.unit,
+                        IPFilingRecord.user_code,
+                    )
+                ).all(),
+                columns=["cidr", "first", "last", "unit", "user_code"],
+            )
+        positions = np.searchsorted(ids, np.fromiter((r[1] for r in domain_rows), dtype=np.int64, count=len(domain_rows)))
+        # Later rows overwrite earlier ones: the ordering above leaves the preferred filing last.
+        domain_positions = dict(zip((r[0] for r in domain_rows), positions.tolist()))
+        blocks["first"] = [int(v, 16) for v in blocks["first"]]
+        blocks["last"] = [int(v, 16) for v in blocks["last"]]
+        return cls(numbers, statuses, domain_positions, blocks)
+
+    # --- sizes ----------------------------------------------------------------------------------
+
+    @property
+    def websites(self) -> int:
+        return len(self._numbers)
+
+    @property
+    def domains(self) -> int:
+        return len(self._domains)
+
+    @property
+    def blocks(self) -> int:
+        return len(self._blocks)
+
+    # --- domains --------------------------------------------------------------------------------
+
+    def match_domain(self, value: str) -> DomainHit:
+        """The filing that covers a host or URL (status ``none`` when there is none).
+
+        Raises ``InvalidHostname`` for a value that is not a host under an ICANN public suffix.
+        """
+        covering = independent_domain(normalize_host(value))
+        if covering is None:
+            raise InvalidHostname(f"{value!r} is an IP address, not a domain")
+        position = self._domains.get(covering)
+        if position is None:
+            return DomainHit(covering, None, "none")
+        return DomainHit(covering, self._numbers[position], self._statuses[position])
+
+    def match_domains(self, values: Iterable[str]) -> pd.DataFrame:
+        """Bulk form: one row per value with ``independent_domain``, ``website_number``, ``status``.
+
+        Values that are not domains get a null ``independent_domain`` and status ``invalid``.
+        """
+        values = list(values)
+        covering = pd.Series(independent_domains(values), dtype=object)
+        found = self._domain_index.get_indexer(covering.fillna(""))
+        hit = found >= 0
+        positions = np.where(hit, self._domain_values[np.where(hit, found, 0)], 0)
+        numbers = np.where(hit, self._numbers[positions] if len(self._numbers) else None, None)
+        statuses = np.where(hit, self._statuses[positions] if len(self._statuses) else "none", "none")
+        statuses = np.where(covering.isna().to_numpy(), "invalid", statuses)
+        return pd.DataFrame(
+            {"value": values, "independent_domain": covering, "website_number": numbers, "status": statuses},
+            dtype=object,  # absent values stay None rather than becoming NaN
+        )
+
+    # --- addresses ------------------------------------------------------------------------------
+
+    def _owner(self, key: int) -> int | None:
+        i = bisect_right(self._starts, key) - 1
+        if i >= 0 and key <= self._ends[i]:
+            return self._owners[i]
+        return None
+
+    def match_ip(self, value: str) -> AddressHit:
+        """The most specific IP filing record covering an address (all fields None when none does)."""
+        address = ipaddress.ip_address(value)
+        key = int(address) + (_V4_OFFSET if address.version == 4 else 0)
+        owner = self._owner(key)
+        if owner is None:
+            return AddressHit(str(address), None, None, None)
+        return AddressHit(str(address), self._cidr[owner], self._unit[owner], self._user[owner])
+
+    def match_ips(self, values: Iterable[str]) -> pd.DataFrame:
+        """Bulk form for IPv4 with ``numpy.searchsorted``; IPv6 values fall back to ``match_ip``."""
+        values = list(values)
+        keys = np.full(len(values), -1, dtype=np.int64)
+        v6: list[int] = []
+        for i, value in enumerate(values):
+            try:
+                keys[i] = int(ipaddress.IPv4Address(value))
+            except ValueError:
+                v6.append(i)
+        owners = np.full(len(values), -1, dtype=np.int64)
+        if len(self._v4_starts):
+            i = np.searchsorted(self._v4_starts, keys, side="right") - 1
+            inside = (i >= 0) & (keys >= 0) & (keys <= self._v4_ends[np.maximum(i, 0)])
+            owners = np.where(inside, self._v4_owners[np.maximum(i, 0)], -1)
+        frame = pd.DataFrame(
+            {
+                "value": values,
+                "cidr": np.where(owners >= 0, self._cidr[np.maximum(owners, 0)] if len(self._cidr) else None, None),
+                "unit": np.where(owners >= 0, self._unit[np.maximum(owners, 0)] if len(self._unit) else None, None),
+                "provider": np.where(owners >= 0, self._user[np.maximum(owners, 0)] if len(self._user) else None, None),
+            },
+            dtype=object,
+        )
+        for i in v6:
+            try:
+                hit = self.match_ip(values[i])
+            except ValueError:
+                continue
+            frame.loc[i, ["cidr", "unit", "provider"]] = [hit.cidr, hit.unit, hit.provider]
+        return frame
+
+    # --- numbers --------------------------------------------------------------------------------
+
+    def filing_status(self, website_number: str) -> str:
+        """``filed``, ``cancelled`` or ``none`` for a normalised website number."""
+        position = self._number_positions.get(website_number)
+        return "none" if position is None else self._statuses[position]

@@ -1,0 +1,165 @@
+"""What every import kind shares: per-cell validation with errors that name file, row and column,
+and the comparison of validated rows with the store that makes a re-import change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+
+from registry.fields import FieldError
+from registry.models import Provider
+from registry.protection import mask_text, mask_value
+
+CONFIDENTIAL = ("subject_certificate", "contact_phone", "contact_id")
+
+
+@dataclass(frozen=True)
+class RowError:
+    file: str
+    row: int
+    column: str
+    value: str
+    reason: str
+
+    def __str__(self) -> str:
+        shown = f" (value {self.value!r})" if self.value else ""
+        return f"{self.file}: row {self.row}, column {self.column!r}: {self.reason}{shown}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "column": self.column, "value": self.value, "reason": self.reason}
+
+
+class Checker:
+    """Applies validators column by column and collects every error with its row."""
+
+    def __init__(self, frame: pd.DataFrame, path: Path) -> None:
+        self.frame = frame
+        self.file = str(path)
+        self.errors: list[RowError] = []
+
+    def add(self, row: int, column: str, value: str, reason: str) -> None:
+        shown = mask_value(column, value) if column in CONFIDENTIAL else mask_text(value)
+        self.errors.append(RowError(self.file, int(row), column, shown, reason))
+
+    def column(self, column: str, validate: Callable[[str], Any], *, required: bool = False) -> pd.Series:
+        """The validated values (None where empty or invalid)."""
+        cache: dict[str, Any] = {}
+        out: list[Any] = []
+        for row, value in zip(self.frame.index, self.frame[column]):
+            if not value:
+                if required:
+                    self.add(row, column, value, "required value is empty")
+                out.append(None)
+                continue
+            try:
+                result = cache[value] if value in cache else cache.setdefault(value, validate(value))
+            except FieldError as exc:
+                self.add(row, column, value, str(exc))
+                result = None
+            out.append(result)
+        return pd.Series(out, index=self.frame.index, dtype=object)
+
+    def listed(self, column: str, validate: Callable[[str], Any]) -> pd.Series:
+        """A ';'-separated column: a list of validated values per row."""
+
+        def each(value: str) -> list[Any]:
+            items, reasons = [], []
+            for part in value.replace("；", ";").split(";"):
+                part = part.strip()
+                if not part:
+                    continue
+                try:
+                    items.append(validate(part))
+                except FieldError as exc:
+                    reasons.append(str(exc))
+            if reasons:
+                raise FieldError("; ".join(reasons))
+            return items
+
+        values = self.column(column, each)
+        return values.map(lambda items: items if isinstance(items, list) else [])
+
+    def unique(self, column: str, keys: pd.Series, what: str) -> None:
+        """Each key may appear once in the file; later repeats are errors naming the first row."""
+        present = keys.dropna()
+        first_row: dict[Any, int] = {}
+        for row, key in present.items():
+            if key in first_row:
+                self.add(row, column, self.frame.at[row, column], f"duplicate {what}: already in row {first_row[key]}")
+            else:
+                first_row[key] = int(row)
+
+    @property
+    def bad_rows(self) -> set[int]:
+        return {error.row for error in self.errors}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """Values as comparable text: None/NaN → '', dates → ISO."""
+    return series.map(lambda value: "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
+
+
+def read_existing(connection: Connection, table: Table, columns: Iterable[str]) -> pd.DataFrame:
+    statement = select(*(table.c[name] for name in columns))
+    result = connection.execute(statement)
+    return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+
+@dataclass
+class MergePlan:
+    insert: pd.DataFrame
+    update: pd.DataFrame
+    unchanged: int
+
+
+def plan_merge(connection: Connection, table: Table, rows: pd.DataFrame, key: str, compare: list[str]) -> MergePlan:
+    """Which rows are new, which differ from the store (by the ``compare`` columns), which are equal."""
+    existing = read_existing(connection, table, ["id", key, *compare])
+    merged = rows.merge(existing, on=key, how="left", suffixes=("", "__old"))
+    known = merged["id"].notna()
+    changed = pd.Series(False, index=merged.index)
+    for column in compare:
+        changed |= as_text(merged[column]) != as_text(merged[f"{column}__old"])
+    updates = merged[known & changed]
+    return MergePlan(
+        insert=rows[~known.to_numpy()],
+        update=updates[[*rows.columns, "id"]].assign(id=updates["id"].astype(int)),
+        unchanged=int((known & ~changed).sum()),
+    )
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {key: (None if isinstance(value, float) and pd.isna(value) else value) for key, value in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
+def apply_plan(connection: Connection, table: Table, plan: MergePlan) -> None:
+    if len(plan.insert):
+        connection.execute(insert(table), records(plan.insert))
+    if len(plan.update):
+        values = {name: bindparam(f"v_{name}") for name in plan.update.columns if name != "id"}
+        statement = update(table).where(table.c.id == bindparam("v_id")).values(values)
+        connection.execute(statement, [{f"v_{k}": v for k, v in row.items()} for row in records(plan.update)])
+
+
+def provider_codes(connection: Connection) -> set[str]:
+    return set(connection.execute(select(Provider.code)).scalars())
+
+

@@ -1,0 +1,41 @@
+# Shared by the set-up scripts: find Python, install missing Debian packages.
+# shellcheck shell=bash
+
+# The Debian packages icpwatch needs at run time (the browser check, PDF fonts and OCR come with
+# later parts and are listed here as they land).
+RUNTIME_PACKAGES=(ca-certificates)
+# What the test suite and benchmarks need beyond that.
+TEST_PACKAGES=()
+
+ensure_debian_packages() {
+  local missing=() package
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if ! command -v apt-get >/dev/null; then
+    echo "icpwatch needs these Debian packages: ${missing[*]} (no apt-get here: install them by hand)" >&2
+    return 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  echo "Installing Debian packages: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Use the active virtual environment, or the machine's Python when pip may install into it;
+# on a Python that is "externally managed" (Debian's own), make .venv and use that.
+choose_python() {
+  PYTHON=${PYTHON:-python3}
+  if [ -z "${VIRTUAL_ENV:-}" ]; then
+    local stdlib
+    stdlib=$("$PYTHON" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')
+    if [ -e "$stdlib/EXTERNALLY-MANAGED" ]; then
+      [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+      PYTHON="$PWD/.venv/bin/python"
+      echo "Using the virtual environment .venv (activate it with: . .venv/bin/activate)" >&2
+    fi
+  fi
+  export PYTHON
+}
