@@ -8,17 +8,20 @@ AES-GCM token plus a keyed hash (the hash is what a re-import compares).
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select
+from sqlalchemy import Connection, Table, bindparam, delete, select
 
 from registry import fields
 from registry.models import AccessRecord, Subject, Website, WebsiteAddress, WebsiteDomain
-from registry.numbers import parse_number
 from registry.protection import Protector
-from registry.rows import Checker, apply_plan, plan_merge, provider_codes, read_existing, records
+from registry.rows import Checker, RowError, apply_plan, as_text, bulk_insert, plan_merge, provider_codes, read_existing
 
 SUBJECT_FIELDS = ["name", "subject_type", "province", "certificate_hash"]
 WEBSITE_FIELDS = [
@@ -49,78 +52,97 @@ def _joined(items: list) -> str:
     return ";".join(sorted(set(items)))
 
 
-def prepare_filings(check: Checker, connection: Connection, protector: Protector) -> Callable[[], tuple[int, int, int]]:
+# Files at least this long are validated in worker processes, a chunk of rows each: per-cell
+# validation and encryption are independent row by row and take most of a large import's time.
+PARALLEL_ROWS = 50_000
+CHUNK_ROWS = 25_000
+
+
+def _row_values(check: Checker, protector: Protector) -> pd.DataFrame:
+    """Everything that can be validated looking at one row alone, as the columns to store."""
     frame = check.frame
-    number = check.column("website_number", fields.website_number, required=True)
-    check.unique("website_number", number, "website number")
-    marks = number.map(lambda n: None if n is None else parse_number(n))
+    filing = check.column("website_number", fields.website_filing, required=True)
+    number = filing.map(lambda parts: parts and parts[0])
     subject_name = check.column("subject_name", str.strip, required=True)
     subject_type = check.column("subject_type", fields.subject_type, required=True)
     province = check.column("subject_province", fields.province, required=True)
-    for row in frame.index:
-        mark = marks[row]
-        if mark is not None and province[row] is not None and mark.province_name != province[row]:
-            check.add(
-                row,
-                "subject_province",
-                frame.at[row, "subject_province"],
-                f"{mark.normalized} is a {mark.province_name} number; a subject files in its own province",
-            )
+    number_province = filing.map(lambda parts: parts and parts[2])
+    elsewhere = number_province.notna() & province.notna() & (number_province != province)
+    for row in frame.index[elsewhere.to_numpy()]:
+        check.add(row, "subject_province", frame.at[row, "subject_province"],
+                  f"{number[row]} is a {number_province[row]} number; a subject files in its own province")
     website_name = check.column("website_name", str.strip, required=True)
     # A domain repeated within one row is the same filing saying it twice, not a conflict.
     domain_pairs = check.listed("domains", fields.domain).map(lambda pairs: list(dict.fromkeys(pairs)))
-    ips = check.listed("ips", fields.ip)
-    providers = check.listed("providers", str.strip)
-    status = check.column("status", fields.status).map(lambda s: s or "filed")
-    licence = check.column("licence_number", fields.licence_number)
-    preapprovals = check.listed("preapprovals", str.strip).map(lambda items: ";".join(items) or None)
+    nothing = (frame["domains"] == "") & (frame["ips"] == "")
+    for row in frame.index[nothing.to_numpy()]:
+        check.add(row, "domains", "", "a filing needs at least one domain (or, filed by IP alone, an address)")
     certificate = check.column("subject_certificate", fields.subject_certificate)
-    contact_name = check.column("contact_name", str.strip)
     phone = check.column("contact_phone", fields.contact_phone)
     contact_id = check.column("contact_id", fields.contact_id)
-
-    hosts = domain_pairs.map(lambda pairs: [host for host, _ in pairs])
-    for row in frame.index:
-        if not hosts[row] and not ips[row] and not frame.at[row, "domains"] and not frame.at[row, "ips"]:
-            check.add(row, "domains", "", "a filing needs at least one domain (or, filed by IP alone, an address)")
-
-    known_providers = provider_codes(connection)
-    for row, codes in providers.items():
-        for code in codes:
-            if code not in known_providers:
-                check.add(row, "providers", code, "unknown provider code (import providers first)")
-
-    _check_domains(check, connection, number, hosts)
-
     certificate_hash, certificate_enc = _protect(protector, "subject_certificate", certificate)
     phone_hash, phone_enc = _protect(protector, "contact_phone", phone)
     id_hash, id_enc = _protect(protector, "contact_id", contact_id)
-
-    rows = pd.DataFrame(
+    return pd.DataFrame(
         {
             "website_number": number,
-            "subject_number": marks.map(lambda m: m and m.subject),
+            "subject_number": filing.map(lambda parts: parts and parts[1]),
             "subject_name": subject_name,
             "subject_type": subject_type,
             "province": province,
             "certificate_hash": certificate_hash,
             "certificate_enc": certificate_enc,
             "name": website_name,
-            "status": status,
-            "licence_number": licence,
-            "preapprovals": preapprovals,
-            "contact_name": contact_name,
+            "status": check.column("status", fields.status).map(lambda s: s or "filed"),
+            "licence_number": check.column("licence_number", fields.licence_number),
+            "preapprovals": check.listed("preapprovals", str.strip).map(lambda items: ";".join(items) or None),
+            "contact_name": check.column("contact_name", str.strip),
             "contact_phone_hash": phone_hash,
             "contact_phone_enc": phone_enc,
             "contact_id_hash": id_hash,
             "contact_id_enc": id_enc,
-            "hosts": hosts,
+            "hosts": domain_pairs.map(lambda pairs: [host for host, _ in pairs]),
             "independent": domain_pairs.map(lambda pairs: [covering for _, covering in pairs]),
-            "ips": ips,
-            "providers": providers,
+            "ips": check.listed("ips", fields.ip),
+            "providers": check.listed("providers", str.strip),
         },
         index=frame.index,
     )
+
+
+_WORKER_PROTECTOR: Protector | None = None
+
+
+def _chunk_values(frame: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[RowError]]:
+    assert _WORKER_PROTECTOR is not None  # set before the workers were forked
+    check = Checker(frame, Path(file))
+    return _row_values(check, _WORKER_PROTECTOR), check.errors
+
+
+def _all_row_values(check: Checker, protector: Protector) -> pd.DataFrame:
+    frame = check.frame
+    if len(frame) < PARALLEL_ROWS or "fork" not in multiprocessing.get_all_start_methods():
+        return _row_values(check, protector)
+    global _WORKER_PROTECTOR
+    _WORKER_PROTECTOR = protector  # inherited by the forked workers: the key never crosses a pipe
+    chunks = [frame.iloc[i : i + CHUNK_ROWS] for i in range(0, len(frame), CHUNK_ROWS)]
+    try:
+        with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = list(pool.map(_chunk_values, chunks, [check.file] * len(chunks)))
+    finally:
+        _WORKER_PROTECTOR = None
+    for _, errors in parts:
+        check.errors.extend(errors)
+    return pd.concat([values for values, _ in parts])
+
+
+def prepare_filings(check: Checker, connection: Connection, protector: Protector) -> Callable[[], tuple[int, int, int]]:
+    rows = _all_row_values(check, protector)
+    check.unique("website_number", rows["website_number"], "website number")
+    listed = rows["providers"].explode().dropna()
+    for row, code in listed[~listed.isin(provider_codes(connection))].items():
+        check.add(row, "providers", code, "unknown provider code (import providers first)")
+    _check_domains(check, connection, rows["website_number"], rows["hosts"])
     _check_subjects(check, rows)
 
     def write() -> tuple[int, int, int]:
@@ -133,40 +155,38 @@ def prepare_filings(check: Checker, connection: Connection, protector: Protector
 def _check_domains(check: Checker, connection: Connection, number: pd.Series, hosts: pd.Series) -> None:
     """A domain belongs to one website: not twice in the file, not already another site's in the store."""
     exploded = hosts.explode().dropna()
-    first_row: dict[str, int] = {}
-    for row, host in exploded.items():
-        if host in first_row and first_row[host] != row:
-            check.add(row, "domains", host, f"domain also listed in row {first_row[host]}")
-        first_row.setdefault(host, int(row))
+    listed = pd.DataFrame({"host": exploded.to_numpy(), "row": exploded.index.to_numpy()})
+    first = listed.groupby("host")["row"].transform("min")
+    for row, host, earlier in zip(listed["row"], listed["host"], first):
+        if earlier != row:
+            check.add(row, "domains", host, f"domain also listed in row {earlier}")
     owners = connection.execute(
         select(WebsiteDomain.domain, Website.website_number).join(Website, Website.id == WebsiteDomain.website_id)
     ).all()
     if not owners:
         return
-    owner_of = dict(owners)
-    in_file = set(number.dropna())
-    for row, host in exploded.items():
-        owner = owner_of.get(host)
-        if owner is not None and owner != number[row] and owner not in in_file:
-            check.add(row, "domains", host, f"domain is already filed under {owner}")
+    owner = listed["host"].map(dict(owners))
+    own_number = number.reindex(listed["row"]).to_numpy()
+    clash = owner.notna() & (owner != own_number) & ~owner.isin(set(number.dropna()))
+    for row, host, other in zip(listed["row"][clash], listed["host"][clash], owner[clash]):
+        check.add(row, "domains", host, f"domain is already filed under {other}")
 
 
 def _check_subjects(check: Checker, rows: pd.DataFrame) -> None:
     """Rows with the same subject number describe one subject and must agree on it."""
     columns = {"subject_name": "subject_name", "subject_type": "subject_type", "province": "subject_province",
                "certificate_hash": "subject_certificate"}
-    first: dict[str, int] = {}
-    for row, subject in rows["subject_number"].items():
-        if subject is None:
-            continue
-        if subject not in first:
-            first[subject] = int(row)
-            continue
-        earlier = first[subject]
-        for column, source in columns.items():
-            if rows.at[row, column] != rows.at[earlier, column]:
-                check.add(row, source, check.frame.at[row, source],
-                          f"subject {subject} is described differently in row {earlier}")
+    keyed = rows[rows["subject_number"].notna()]
+    if keyed.empty:
+        return
+    first = keyed.index.to_series().groupby(keyed["subject_number"].to_numpy()).transform("min")
+    later = keyed[first.to_numpy() != keyed.index.to_numpy()]
+    earlier_of = first[later.index]
+    for column, source in columns.items():
+        differs = as_text(later[column]).to_numpy() != as_text(rows.loc[earlier_of.to_numpy(), column]).to_numpy()
+        for row in later.index[differs]:
+            check.add(row, source, check.frame.at[row, source],
+                      f"subject {rows.at[row, 'subject_number']} is described differently in row {earlier_of[row]}")
 
 
 def _write(connection: Connection, good: pd.DataFrame) -> tuple[int, int, int]:
@@ -242,5 +262,4 @@ def _insert_children(connection: Connection, rows: pd.DataFrame, website_ids: di
     ).explode("provider_code").dropna(subset=["provider_code"])
     for table, frame in ((WebsiteDomain.__table__, domains), (WebsiteAddress.__table__, addresses),
                          (AccessRecord.__table__, access)):
-        if len(frame):
-            connection.execute(insert(table), records(frame.astype(object)))
+        bulk_insert(connection, table, frame)

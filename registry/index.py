@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from registry.domains import InvalidHostname, independent_domain, independent_domains, normalize_host
 from registry.models import IPFilingRecord, Website, WebsiteDomain
@@ -84,19 +84,19 @@ def flatten_blocks(blocks: Sequence[tuple[int, int, int]]) -> list[_Interval]:
 class RegistryIndex:
     """Answers domain, address and number questions from memory; build it with ``load``."""
 
+    STATUSES = ("none", "filed", "cancelled")
+
     def __init__(
         self,
         numbers: np.ndarray,
-        statuses: np.ndarray,
+        status_codes: np.ndarray,
         domain_positions: dict[str, int],
         blocks: pd.DataFrame,
     ) -> None:
         self._numbers = numbers
-        self._statuses = statuses
+        self._status_codes = status_codes  # index into STATUSES, one byte per website
         self._domains = domain_positions
-        self._domain_index = pd.Index(list(domain_positions), dtype=object)
-        self._domain_values = np.fromiter(domain_positions.values(), dtype=np.int64, count=len(domain_positions))
-        self._number_positions = {number: i for i, number in enumerate(numbers)}
+        self._number_positions: dict[str, int] | None = None  # built on first use
         self._blocks = blocks
         intervals = flatten_blocks(list(zip(blocks["first"], blocks["last"], range(len(blocks)))))
         self._starts = [iv.first for iv in intervals]
@@ -111,20 +111,34 @@ class RegistryIndex:
         self._user = blocks["user_code"].to_numpy(dtype=object)
 
     @classmethod
-    def load(cls, store: Store) -> RegistryIndex:
+    def load(cls, store: Store, *, batch: int = 50_000) -> RegistryIndex:
+        """Read the store once, streaming: rows go straight into the index, never into a list."""
+        code = {status: i for i, status in enumerate(cls.STATUSES)}
         with store.engine.connect() as connection:
-            websites = connection.execute(
+            count = connection.execute(select(func.count()).select_from(Website)).scalar_one()
+            ids = np.empty(count, dtype=np.int64)
+            numbers = np.empty(count, dtype=object)
+            statuses = np.zeros(count, dtype=np.int8)
+            result = connection.execution_options(yield_per=batch).execute(
                 select(Website.id, Website.website_number, Website.status).order_by(Website.id)
-            ).all()
-            ids = np.fromiter((row[0] for row in websites), dtype=np.int64, count=len(websites))
-            numbers = np.array([row[1] for row in websites], dtype=object)
-            statuses = np.array([row[2] for row in websites], dtype=object)
-            domain_rows = connection.execute(
+            )
+            i = 0
+            for website_id, number, status in result:
+                ids[i], numbers[i], statuses[i] = website_id, number, code.get(status, 0)
+                i += 1
+            ids, numbers, statuses = ids[:i], numbers[:i], statuses[:i]
+            domain_positions: dict[str, int] = {}
+            result = connection.execution_options(yield_per=batch).execute(
                 select(WebsiteDomain.independent_domain, WebsiteDomain.website_id)
-                # Where two filings name one domain, the filed one wins over a cancelled one.
+                # Where two filings name one domain, the filed one wins over a cancelled one: the
+                # ordering leaves it last, and later rows overwrite earlier ones.
                 .join(Website, Website.id == WebsiteDomain.website_id)
                 .order_by(Website.status.asc(), WebsiteDomain.id.desc())
-            ).all()
+            )
+            for rows in result.partitions():
+                website_ids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
+                positions = np.searchsorted(ids, website_ids).tolist()
+                domain_positions.update(zip((row[0] for row in rows), positions))
             blocks = pd.DataFrame(
                 connection.execute(
                     select(
@@ -136,10 +150,7 @@ class RegistryIndex:
                     )
                 ).all(),
                 columns=["cidr", "first", "last", "unit", "user_code"],
-            )
-        positions = np.searchsorted(ids, np.fromiter((r[1] for r in domain_rows), dtype=np.int64, count=len(domain_rows)))
-        # Later rows overwrite earlier ones: the ordering above leaves the preferred filing last.
-        domain_positions = dict(zip((r[0] for r in domain_rows), positions.tolist()))
+            ).astype(object)
         blocks["first"] = [int(v, 16) for v in blocks["first"]]
         blocks["last"] = [int(v, 16) for v in blocks["last"]]
         return cls(numbers, statuses, domain_positions, blocks)
@@ -171,7 +182,7 @@ class RegistryIndex:
         position = self._domains.get(covering)
         if position is None:
             return DomainHit(covering, None, "none")
-        return DomainHit(covering, self._numbers[position], self._statuses[position])
+        return DomainHit(covering, self._numbers[position], self.STATUSES[self._status_codes[position]])
 
     def match_domains(self, values: Iterable[str]) -> pd.DataFrame:
         """Bulk form: one row per value with ``independent_domain``, ``website_number``, ``status``.
@@ -179,13 +190,15 @@ class RegistryIndex:
         Values that are not domains get a null ``independent_domain`` and status ``invalid``.
         """
         values = list(values)
-        covering = pd.Series(independent_domains(values), dtype=object)
-        found = self._domain_index.get_indexer(covering.fillna(""))
+        covering = independent_domains(values)
+        get = self._domains.get
+        found = np.fromiter((get(c, -1) if c is not None else -1 for c in covering), dtype=np.int64, count=len(covering))
         hit = found >= 0
-        positions = np.where(hit, self._domain_values[np.where(hit, found, 0)], 0)
+        positions = np.where(hit, found, 0)
         numbers = np.where(hit, self._numbers[positions] if len(self._numbers) else None, None)
-        statuses = np.where(hit, self._statuses[positions] if len(self._statuses) else "none", "none")
-        statuses = np.where(covering.isna().to_numpy(), "invalid", statuses)
+        codes = np.where(hit, self._status_codes[positions] if len(self._numbers) else 0, 0)
+        statuses = np.array(self.STATUSES, dtype=object)[codes]
+        statuses[np.fromiter((c is None for c in covering), dtype=bool, count=len(covering))] = "invalid"
         return pd.DataFrame(
             {"value": values, "independent_domain": covering, "website_number": numbers, "status": statuses},
             dtype=object,  # absent values stay None rather than becoming NaN
@@ -244,5 +257,7 @@ class RegistryIndex:
 
     def filing_status(self, website_number: str) -> str:
         """``filed``, ``cancelled`` or ``none`` for a normalised website number."""
+        if self._number_positions is None:
+            self._number_positions = {number: i for i, number in enumerate(self._numbers)}
         position = self._number_positions.get(website_number)
-        return "none" if position is None else self._statuses[position]
+        return "none" if position is None else self.STATUSES[self._status_codes[position]]

@@ -299,6 +299,11 @@ def _placeholder_reason(number: str) -> str | None:
     return None
 
 
+def placeholder_reason(number: str) -> str | None:
+    """Why the digits of a subject or licence number are a placeholder (all zeros, 12345678 …), or None."""
+    return _placeholder_reason(number)
+
+
 def _province(prefix: str | None) -> tuple[str | None, str | None]:
     if prefix is None:
         return None, None

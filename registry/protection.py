@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import logging
 import os
@@ -185,7 +184,7 @@ def _normalise_for_hash(kind: str, value: str) -> str:
     NFKC folds full-width digits and letters (common in Chinese input) to ASCII; spaces and
     hyphens are layout; ID numbers' check character X is case-insensitive.
     """
-    text = unicodedata.normalize("NFKC", value)
+    text = value if value.isascii() else unicodedata.normalize("NFKC", value)
     text = _HASH_NOISE.sub("", text).upper()
     if kind == "contact_phone":
         # "+86 138 1234 5678" is "13812345678", and "+86 10 12345678" is "010-12345678".
@@ -253,7 +252,7 @@ class Protector:
         if not normalised:
             raise ValueError(f"nothing to hash: empty {kind} value")
         message = kind.encode("utf-8") + b"\x00" + normalised.encode("utf-8")
-        return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._mac_key, message, "sha256").hex()
 
 
 # --------------------------------------------------------------------------- masking

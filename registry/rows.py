@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, select, update
 
 from registry.fields import FieldError
 from registry.models import Provider
@@ -52,7 +52,7 @@ class Checker:
         """The validated values (None where empty or invalid)."""
         cache: dict[str, Any] = {}
         out: list[Any] = []
-        for row, value in zip(self.frame.index, self.frame[column]):
+        for row, value in zip(self.frame.index.tolist(), self.frame[column].tolist()):
             if not value:
                 if required:
                     self.add(row, column, value, "required value is empty")
@@ -110,8 +110,10 @@ def file_sha256(path: Path) -> str:
 
 
 def as_text(series: pd.Series) -> pd.Series:
-    """Values as comparable text: None/NaN → '', dates → ISO."""
-    return series.map(lambda value: "" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
+    """Values as comparable text: None/NaN → '', dates → ISO, 3.0 → '3'."""
+    if pd.api.types.is_float_dtype(series):  # integer ids turn float in a merge with unmatched rows
+        series = series.astype("Int64")
+    return series.astype(object).where(series.notna(), "").astype(str)
 
 
 def read_existing(connection: Connection, table: Table, columns: Iterable[str]) -> pd.DataFrame:
@@ -144,15 +146,44 @@ def plan_merge(connection: Connection, table: Table, rows: pd.DataFrame, key: st
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {key: (None if isinstance(value, float) and pd.isna(value) else value) for key, value in row.items()}
-        for row in frame.to_dict("records")
-    ]
+    """Rows as dicts with None (not NaN) for missing values."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def bulk_insert(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """INSERT every row of ``frame`` with one driver-level executemany over plain tuples.
+
+    At a million rows SQLAlchemy's per-row parameter handling costs more than the database's own
+    work, so the statement goes to the driver directly; column types still convert values through
+    their own bind processors (dates on SQLite, for one).
+    """
+    if frame.empty:
+        return
+    dialect = connection.dialect
+    quote = dialect.identifier_preparer.quote
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    names = list(frame.columns)
+    statement = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
+        f"VALUES ({', '.join([marker] * len(names))})"
+    )
+    columns = []
+    for name in names:
+        series = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(series):  # pandas Timestamps are not driver types
+            values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
+        else:
+            values = series.astype(object).where(series.notna(), None).tolist()
+        process = table.c[name].type.bind_processor(dialect)
+        if process is not None:
+            values = [None if value is None else process(value) for value in values]
+        columns.append(values)
+    connection.exec_driver_sql(statement, list(zip(*columns)))
 
 
 def apply_plan(connection: Connection, table: Table, plan: MergePlan) -> None:
     if len(plan.insert):
-        connection.execute(insert(table), records(plan.insert))
+        bulk_insert(connection, table, plan.insert)
     if len(plan.update):
         values = {name: bindparam(f"v_{name}") for name in plan.update.columns if name != "id"}
         statement = update(table).where(table.c.id == bindparam("v_id")).values(values)

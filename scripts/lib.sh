@@ -1,11 +1,13 @@
 # Shared by the set-up scripts: find Python, install missing Debian packages.
 # shellcheck shell=bash
 
-# The Debian packages icpwatch needs at run time (the browser check, PDF fonts and OCR come with
-# later parts and are listed here as they land).
-RUNTIME_PACKAGES=(ca-certificates)
-# What the test suite and benchmarks need beyond that.
-TEST_PACKAGES=()
+# The Debian packages icpwatch needs at run time: CJK fonts for the sandbox's rendered footer
+# images (and, later, for PDFs and charts).
+RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk)
+# What the test suite needs beyond that (curl is one of the clients the sandbox is checked with).
+TEST_PACKAGES=(curl)
+# What the benchmarks drive the sandbox with.
+BENCHMARK_PACKAGES=(wrk dnsperf)
 
 ensure_debian_packages() {
   local missing=() package

@@ -65,6 +65,15 @@ def test_a_changed_row_is_updated_and_its_children_replaced(loaded: Store, tmp_p
     assert "青禾文化（新）" in set(table(loaded, "websites")["name"])
 
 
+def test_new_and_known_rows_in_one_file(loaded: Store, tmp_path: Path) -> None:
+    frame = pd.read_csv(EXAMPLES / "filings.csv", dtype=str, keep_default_na=False)
+    extra = dict(zip(FILING_HEADER.split(","), GOOD_FILING.split(",")))
+    path = tmp_path / "more.csv"
+    pd.concat([frame, pd.DataFrame([extra])]).to_csv(path, index=False)
+    result = load(loaded, "filings", path)
+    assert (result.inserted, result.updated, result.unchanged) == (1, 0, 7)
+
+
 def test_xlsx_import(store: Store, tmp_path: Path) -> None:
     path = tmp_path / "providers.xlsx"
     pd.read_csv(EXAMPLES / "providers.csv", dtype=str, keep_default_na=False).to_excel(path, index=False)
@@ -254,3 +263,22 @@ def test_a_domain_may_move_between_filings_in_one_file(loaded: Store, tmp_path: 
     websites = table(loaded, "websites").set_index("id")["website_number"]
     owner = domains.set_index("domain")["website_id"].map(websites)
     assert owner["qinghe-media.com.cn"] == "京ICP备2021000001号-2"
+
+
+def test_parallel_validation_gives_the_same_result(loaded: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large files are validated by worker processes in chunks; errors keep their rows."""
+    from registry import filings_import
+
+    monkeypatch.setattr(filings_import, "PARALLEL_ROWS", 1)
+    monkeypatch.setattr(filings_import, "CHUNK_ROWS", 2)
+    frame = pd.read_csv(EXAMPLES / "filings.csv", dtype=str, keep_default_na=False)
+    frame.loc[4, "contact_phone"] = "not a phone"
+    frame.loc[6, "website_number"] = frame.loc[0, "website_number"]
+    path = tmp_path / "parallel.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(ImportRejected) as caught:
+        load(loaded, "filings", path)
+    found = {(e.row, e.column) for e in caught.value.errors}
+    assert {(6, "contact_phone"), (8, "website_number")} <= found
+    assert {row for row, _ in found} == {6, 8}
+    assert load(loaded, "filings", EXAMPLES / "filings.csv").unchanged == 7
