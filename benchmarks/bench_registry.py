@@ -77,6 +77,15 @@ def generate(workdir: Path, filings: int, seed: int = 7) -> tuple[Path, Path, Pa
     return paths
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. (``ru_maxrss`` would not do: Linux carries it across
+    exec from the parent that forked us, so a child of a large process reports the parent's.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def index_probe(db_url: str, samples: int) -> dict[str, float]:
     """Runs in its own process: load the index, then time single lookups."""
     from registry.index import RegistryIndex
@@ -86,7 +95,7 @@ def index_probe(db_url: str, samples: int) -> dict[str, float]:
     started = time.perf_counter()
     index = RegistryIndex.load(store)
     load_seconds = time.perf_counter() - started
-    rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_after_load = peak_rss_mb()
     rng = random.Random(3)
     with store.engine.connect() as connection:
         known = [r[0] for r in connection.exec_driver_sql("SELECT domain FROM website_domains ORDER BY random() LIMIT 100000")]

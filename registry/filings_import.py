@@ -21,7 +21,17 @@ from sqlalchemy import Connection, Table, bindparam, delete, select
 from registry import fields
 from registry.models import AccessRecord, Subject, Website, WebsiteAddress, WebsiteDomain
 from registry.protection import Protector
-from registry.rows import Checker, RowError, apply_plan, as_text, bulk_insert, plan_merge, provider_codes, read_existing
+from registry.rows import (
+    Checker,
+    RowError,
+    apply_plan,
+    as_text,
+    bulk_insert,
+    deferred_indexes,
+    plan_merge,
+    provider_codes,
+    read_existing,
+)
 
 SUBJECT_FIELDS = ["name", "subject_type", "province", "certificate_hash"]
 WEBSITE_FIELDS = [
@@ -42,10 +52,23 @@ CHILDREN: tuple[tuple[Table, str], ...] = (
 
 
 def _protect(protector: Protector, kind: str, values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """(keyed hash, encrypted token) for each non-empty value."""
-    hashes = values.map(lambda v: None if v is None else protector.keyed_hash(kind, v))
-    tokens = values.map(lambda v: None if v is None else protector.encrypt(v))
-    return hashes, tokens
+    """(keyed hash, encrypted token) for each non-empty value.
+
+    Equal values (one subject's certificate on each of its websites) are sealed once: the keyed hash
+    already shows they are equal, so sharing the token reveals nothing more.
+    """
+    sealed: dict[str, tuple[str, str]] = {}
+    hashes: list[str | None] = []
+    tokens: list[str | None] = []
+    for value in values.tolist():
+        if value is None:
+            hashes.append(None), tokens.append(None)
+            continue
+        pair = sealed.get(value)
+        if pair is None:
+            pair = sealed[value] = (protector.keyed_hash(kind, value), protector.encrypt(value))
+        hashes.append(pair[0]), tokens.append(pair[1])
+    return pd.Series(hashes, index=values.index, dtype=object), pd.Series(tokens, index=values.index, dtype=object)
 
 
 def _joined(items: list) -> str:
@@ -190,6 +213,12 @@ def _check_subjects(check: Checker, rows: pd.DataFrame) -> None:
 
 
 def _write(connection: Connection, good: pd.DataFrame) -> tuple[int, int, int]:
+    tables = (Subject.__table__, Website.__table__, *(table for table, _ in CHILDREN))
+    with deferred_indexes(connection, tables):
+        return _write_rows(connection, good)
+
+
+def _write_rows(connection: Connection, good: pd.DataFrame) -> tuple[int, int, int]:
     now = datetime.now(timezone.utc)
     subjects = (
         good.drop_duplicates("subject_number")[

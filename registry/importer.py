@@ -14,6 +14,8 @@ How it behaves, because a filing centre relies on it:
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +43,8 @@ from registry.rows import (
 )
 from registry.store import Store
 from registry.tabular import read_table, write_table
+
+log = logging.getLogger(__name__)
 
 KINDS = ("providers", "filings", "ip-ranges", "domains", "blacklist")
 
@@ -282,16 +286,22 @@ def import_file(
         raise ValueError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
     path = Path(path)
     required, optional = COLUMNS[kind]
+    started = time.perf_counter()
     frame = read_table(path, required, optional)
+    log.info("%s: read %d rows in %.1f s", path, len(frame), time.perf_counter() - started)
     check = Checker(frame, path)
     result = ImportResult(kind=kind, file=str(path), rows=len(frame))
     with store.engine.begin() as connection:
+        started = time.perf_counter()
         write = PREPARERS[kind](check, connection, protector)
+        log.info("%s: validated in %.1f s (%d errors)", path, time.perf_counter() - started, len(check.errors))
         if check.errors and not skip_invalid:
             raise ImportRejected(path, sorted(check.errors, key=lambda e: e.row))
         result.errors = sorted(check.errors, key=lambda e: e.row)
         result.rejected = len(check.bad_rows)
+        started = time.perf_counter()
         result.inserted, result.updated, result.unchanged = write()
+        log.info("%s: written in %.1f s", path, time.perf_counter() - started)
         connection.execute(
             insert(ImportBatch.__table__).values(
                 kind=kind,

@@ -5,13 +5,14 @@ and the comparison of validated rows with the store that makes a re-import chang
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy import Connection, Index, Table, bindparam, select, update
 
 from registry.fields import FieldError
 from registry.models import Provider
@@ -174,11 +175,32 @@ def bulk_insert(connection: Connection, table: Table, frame: pd.DataFrame) -> No
             values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
         else:
             values = series.astype(object).where(series.notna(), None).tolist()
-        process = table.c[name].type.bind_processor(dialect)
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             values = [None if value is None else process(value) for value in values]
         columns.append(values)
     connection.exec_driver_sql(statement, list(zip(*columns)))
+
+
+@contextmanager
+def deferred_indexes(connection: Connection, tables: Iterable[Table]) -> Iterator[None]:
+    """Load empty SQLite tables without their secondary indexes, then build the indexes once.
+
+    Inserting a million rows keyed on random values (hashes, domains) into live B-tree indexes costs
+    a page miss per row and index; building each index afterwards from sorted data is several times
+    faster. Only tables that are empty are touched, only on SQLite, and all inside the caller's
+    transaction: if the load fails, the indexes come back with the rollback.
+    """
+    dropped: list[Index] = []
+    if connection.dialect.name == "sqlite":
+        for table in tables:
+            if connection.execute(select(table.c.id).limit(1)).first() is None:
+                for index in table.indexes:
+                    index.drop(connection)
+                    dropped.append(index)
+    yield
+    for index in dropped:
+        index.create(connection)
 
 
 def apply_plan(connection: Connection, table: Table, plan: MergePlan) -> None:

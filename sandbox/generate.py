@@ -52,6 +52,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from registry.numbers import PROVINCE_CODES
+from registry.numbers import PROVINCES as PROVINCE_NAMES
+
 from .spec import (DECLARES, FAILING_DNS, FAILING_REDIRECTS, HOSTILE_KINDS, LAYOUTS,
                    PARKED_TEMPLATES, PREAPPROVAL_TOPICS, STYLES, BlacklistEntry, Block,
                    DomainRecord, Filing, Provider, Redirect, Site, World, block_index, validate)
@@ -362,7 +365,8 @@ class _Gen:
         return self.rng.choice(STYLES[1:])
 
     def _psb(self, prov: str = "京") -> str:
-        return f"{prov}公网安备{self.rng.randint(11000000000000, 65999999999999)}号"
+        # A real public-security number starts with its province's two-digit area code.
+        return f"{prov}公网安备{PROVINCE_CODES[PROVINCE_NAMES[prov]]}{self.rng.randint(0, 10**12 - 1):012d}号"
 
     # scenario builders -------------------------------------------------------------------------
     def filed(self, **kw: Any) -> Site:
@@ -454,7 +458,8 @@ class _Gen:
 
     def licence_case(self, kind: str | None = None) -> Site:
         kind = kind or self.rng.choice(["ok", "shows-filing", "unheld", "wrong"])
-        lic = f"{self.rng.choice(['京', '粤', '沪', '浙'])}ICP证{self.rng.randint(10000, 999999):06d}号"
+        # Licence numbers are a two-digit year and four digits; placeholders such as 123456 never occur.
+        lic = f"{self.rng.choice(['京', '粤', '沪', '浙'])}ICP证{self.rng.randint(0, 25):02d}{self.rng.randint(1, 9999):04d}号"
         if kind == "ok":
             return self.filed(licence=lic)
         if kind == "shows-filing":
