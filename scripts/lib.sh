@@ -1,9 +1,9 @@
 # Shared by the set-up scripts: find Python, install missing Debian packages.
 # shellcheck shell=bash
 
-# The Debian packages icpwatch needs at run time: CJK fonts for the sandbox's rendered footer
-# images (and, later, for PDFs and charts).
-RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk)
+# The Debian packages icpwatch needs at run time: Chromium for the rendered checks, CJK fonts for
+# rendered pages and images (and, later, for PDFs and charts).
+RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk chromium)
 # What the test suite needs beyond that (curl is one of the clients the sandbox is checked with).
 TEST_PACKAGES=(curl)
 # What the benchmarks drive the sandbox with.

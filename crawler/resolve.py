@@ -1,0 +1,441 @@
+"""DNS resolution for the crawler, with dnspython, against the resolver the user names.
+
+A :class:`Resolution` records what the DNS said about one name: the whole CNAME chain, every A
+answer then every AAAA answer, and an outcome that tells the failures apart — NXDOMAIN, NODATA,
+SERVFAIL, REFUSED, timeout, a CNAME loop, a chain longer than ``max_chain`` — because a sweep
+must report a name that does not exist differently from one it could not resolve ("unknown,
+never unfiled", DESIGN.md §2).
+
+How a name is resolved: A and AAAA are asked separately (concurrently in :meth:`Resolver.
+resolve_async`).  Each answer's CNAME links are read from the response by this module, not by
+dnspython's answer chaining, so that a loop or an over-long chain is reported as such (dnspython
+only says "chain too long", wrapped in "all nameservers failed").  When a response stops at a
+CNAME target without records for it, the target is asked in turn; every link is counted against
+``max_chain`` and checked against the names already seen.  The chasing logic is one generator
+(:meth:`Resolver._chase`) that yields questions and receives replies, driven by a synchronous and
+an asynchronous loop, so the rules are written once.
+
+dnspython does the wire work: EDNS0 with a 1232-byte payload, UDP with retry over TCP when the
+answer comes back truncated (``dns.resolver.Resolver`` does this by itself; the tests check it
+against the sandbox's forced truncation), per-try ``timeout`` and an overall ``lifetime`` that
+bounds the whole resolution of a name, both address families included.
+
+Results are cached per name in an LRU of ``cache_size`` entries: answers for the smallest TTL
+seen (at most :data:`MAX_CACHE_TTL`), NXDOMAIN/NODATA for the SOA's negative TTL (at most
+:data:`MAX_NEGATIVE_TTL`), failures for :data:`FAILURE_TTL` seconds only, so that the http and
+https attempts at one host in quick succession do not each wait out a timeout.
+"""
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Generator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import dns.asyncresolver
+import dns.exception
+import dns.message
+import dns.name
+import dns.rdataclass
+import dns.rdatatype
+import dns.resolver
+import dns.rrset
+
+from registry.domains import InvalidHostname, normalize_host
+
+__all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver"]
+
+STATUSES = ("ok", "nxdomain", "nodata", "servfail", "timeout", "refused", "cname_loop", "chain_too_long", "error")
+
+MAX_CACHE_TTL = 3600
+"""Longest time a positive answer is kept, whatever its TTL says."""
+MAX_NEGATIVE_TTL = 300
+"""Longest time NXDOMAIN or NODATA is kept (RFC 2308 suggests up to 3 hours; sweeps want fresher)."""
+DEFAULT_NEGATIVE_TTL = 60
+"""Negative TTL when a negative answer carries no SOA."""
+FAILURE_TTL = 5.0
+"""Time a SERVFAIL, REFUSED, timeout or other failure is kept."""
+EDNS_PAYLOAD = 1232
+"""UDP payload size advertised with EDNS0 (the DNS flag day 2020 figure)."""
+
+_TIMEOUT_TEXT = "no answer before the resolution lifetime expired"
+
+_TERMINAL = frozenset({"nxdomain", "cname_loop", "chain_too_long"})
+"""Outcomes of the A question that make asking AAAA pointless."""
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What the DNS said about ``name`` (canonical punycode, no trailing dot).
+
+    ``status`` is one of :data:`STATUSES`; ``cname_chain`` lists the CNAME targets in order
+    (empty when ``name`` owns its addresses); ``addresses`` are the A answers then the AAAA
+    answers; ``error`` explains a failure (or notes a failure of one address family when the
+    other succeeded); ``nameserver`` is the server asked ("host:port"); ``elapsed`` in seconds.
+    """
+
+    name: str
+    status: str
+    cname_chain: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    error: str | None = None
+    nameserver: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (tuples as lists)."""
+        data = asdict(self)
+        data["cname_chain"] = list(self.cname_chain)
+        data["addresses"] = list(self.addresses)
+        return data
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """The outcome of one dnspython query: "answer" or "nxdomain" with the response, or a failure."""
+
+    status: str
+    response: dns.message.Message | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class _Chase:
+    """The outcome of resolving one name for one record type, CNAMEs followed."""
+
+    status: str
+    chain: tuple[str, ...] = ()
+    addresses: tuple[str, ...] = ()
+    ttl: float = 0.0
+    error: str | None = None
+
+
+_Question = tuple[dns.name.Name, dns.rdatatype.RdataType]
+_ChaseSteps = Generator[_Question, _Reply, _Chase]
+
+
+def parse_nameserver(spec: str) -> tuple[str, int]:
+    """``HOST[:PORT]``, ``[v6]:PORT`` or a bare IPv6 address → (address, port); port 53 by default.
+
+    The host must be an IP address: naming the resolver by a name would need another resolver.
+    """
+    text = spec.strip()
+    port_text = ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"bad resolver {spec!r}: expected [IPv6]:PORT")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host = text
+    try:
+        address = str(ipaddress.ip_address(host))
+    except ValueError:
+        raise ValueError(f"bad resolver {spec!r}: the host must be an IP address") from None
+    if not port_text:
+        return address, 53
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad resolver {spec!r}: port must be 1-65535")
+    return address, int(port_text)
+
+
+def _text(name: dns.name.Name) -> str:
+    return name.to_text(omit_final_dot=True).lower()
+
+
+def _texts(names: list[dns.name.Name]) -> tuple[str, ...]:
+    return tuple(_text(n) for n in names)
+
+
+def _walk(response: dns.message.Message, start: dns.name.Name, rdtype: dns.rdatatype.RdataType,
+          limit: int) -> tuple[list[dns.name.Name], dns.rrset.RRset | None, float]:
+    """Follow ``start``'s CNAMEs through one response's answer section.
+
+    Returns the CNAME targets in order (stopping after a repeated name or ``limit`` links), the
+    ``rdtype`` RRset of the last name if present, and the smallest TTL met.
+    """
+    links: list[dns.name.Name] = []
+    seen = {start}
+    current = start
+    ttl = float(MAX_CACHE_TTL)
+    while True:
+        rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, rdtype)
+        if rrset is not None:
+            return links, rrset, min(ttl, rrset.ttl)
+        cname = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME)
+        if cname is None or len(links) >= limit:
+            return links, None, ttl
+        ttl = min(ttl, cname.ttl)
+        current = cname[0].target
+        links.append(current)
+        if current in seen:
+            return links, None, ttl
+        seen.add(current)
+
+
+def _negative_ttl(response: dns.message.Message | None) -> float:
+    """RFC 2308 negative TTL: min(SOA TTL, SOA minimum), capped at :data:`MAX_NEGATIVE_TTL`."""
+    if response is not None:
+        for rrset in response.authority:
+            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+                return float(min(rrset.ttl, rrset[0].minimum, MAX_NEGATIVE_TTL))
+    return float(DEFAULT_NEGATIVE_TTL)
+
+
+def _reply_from_error(exc: dns.exception.DNSException, qname: dns.name.Name) -> _Reply:
+    """Classify what dnspython raised for one question."""
+    if isinstance(exc, dns.resolver.NXDOMAIN):
+        responses = exc.responses()
+        response = responses.get(qname) or next(iter(responses.values()), None)
+        return _Reply("nxdomain", response)
+    if isinstance(exc, dns.exception.Timeout):
+        return _Reply("timeout", error=_TIMEOUT_TEXT)
+    if isinstance(exc, dns.resolver.NoNameservers):
+        found: dict[str, str] = {}
+        for entry in exc.kwargs.get("errors") or ():
+            _, _, _, problem, response = entry
+            if isinstance(problem, dns.message.ChainTooLong) and response is not None:
+                # dnspython gave up following the chain (a loop, or > 16 links): read it ourselves.
+                return _Reply("answer", response)
+            if problem == "SERVFAIL":
+                found.setdefault("servfail", "server failure (SERVFAIL)")
+            elif problem == "REFUSED":
+                found.setdefault("refused", "query refused (REFUSED)")
+            else:
+                found.setdefault("error", str(problem))
+        for status in ("servfail", "refused", "error"):
+            if status in found:
+                return _Reply(status, error=found[status])
+        return _Reply("error", error=str(exc))
+    return _Reply("error", error=f"{type(exc).__name__}: {exc}")
+
+
+class _TTLCache:
+    """Thread-safe LRU of Resolutions with per-entry expiry (shared by the sync and async paths)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[str, tuple[float, Resolution]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> Resolution | None:
+        if self._size <= 0:
+            return None
+        with self._lock:
+            entry = self._data.get(name)
+            if entry is None:
+                return None
+            expires, resolution = entry
+            if expires <= time.monotonic():
+                del self._data[name]
+                return None
+            self._data.move_to_end(name)
+            return resolution
+
+    def put(self, name: str, resolution: Resolution, ttl: float) -> None:
+        if self._size <= 0 or ttl <= 0:
+            return
+        with self._lock:
+            self._data[name] = (time.monotonic() + ttl, resolution)
+            self._data.move_to_end(name)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+class Resolver:
+    """Resolves names to a :class:`Resolution`, synchronously or with asyncio.
+
+    ``nameserver`` is ``HOST[:PORT]`` / ``[v6]:PORT`` (``--resolver``), or None for the system's
+    (``/etc/resolv.conf``; its search list is never applied).  ``timeout`` bounds one try at one
+    server, ``lifetime`` the whole resolution of a name; ``max_chain`` is the longest CNAME
+    chain accepted; ``cache_size`` 0 disables the cache.  Safe to share between threads.
+    """
+
+    def __init__(self, nameserver: str | None = None, *, timeout: float = 2.0, lifetime: float = 5.0,
+                 max_chain: int = 8, cache_size: int = 100_000) -> None:
+        if timeout <= 0 or lifetime <= 0:
+            raise ValueError("timeout and lifetime must be positive")
+        if max_chain < 0:
+            raise ValueError("max_chain must not be negative")
+        self.timeout = timeout
+        self.lifetime = lifetime
+        self.max_chain = max_chain
+        self._cache = _TTLCache(cache_size)
+        self._sync = self._configure(dns.resolver.Resolver, nameserver)
+        self._async = self._configure(dns.asyncresolver.Resolver, nameserver)
+        port = self._sync.port
+        self.nameserver = ",".join(
+            f"[{ns}]:{port}" if ":" in str(ns) else f"{ns}:{port}" for ns in self._sync.nameservers
+        )
+
+    def _configure(self, cls: Callable[..., Any], nameserver: str | None) -> Any:
+        if nameserver is None:
+            try:
+                resolver = cls(configure=True)
+            except dns.resolver.NoResolverConfiguration as exc:
+                raise ValueError(f"no system resolver configured ({exc}); name one with --resolver") from None
+        else:
+            address, port = parse_nameserver(nameserver)
+            resolver = cls(configure=False)
+            resolver.nameservers = [address]
+            resolver.port = port
+        resolver.timeout = self.timeout
+        resolver.lifetime = self.lifetime
+        resolver.cache = None  # Resolutions are cached here, per name
+        resolver.use_edns(0, 0, EDNS_PAYLOAD)
+        return resolver
+
+    # ------------------------------------------------------------------ shared logic
+
+    def _prepare(self, name: str) -> tuple[str, dns.name.Name | None, Resolution | None]:
+        """(canonical name, DNS name to ask, or a finished Resolution for IPs, errors and cache hits)."""
+        try:
+            canonical = normalize_host(name)
+        except (InvalidHostname, TypeError) as exc:
+            return name, None, Resolution(name, "error", error=f"not a host name: {exc}")
+        try:
+            ipaddress.ip_address(canonical)
+        except ValueError:
+            pass
+        else:
+            return canonical, None, Resolution(canonical, "ok", addresses=(canonical,))
+        cached = self._cache.get(canonical)
+        if cached is not None:
+            return canonical, None, cached
+        try:
+            return canonical, dns.name.from_text(canonical + "."), None
+        except dns.exception.DNSException as exc:
+            return canonical, None, Resolution(canonical, "error", error=f"not a DNS name: {exc}")
+
+    def _chase(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _ChaseSteps:
+        """Resolve ``qname``/``rdtype`` following CNAMEs: yields questions, receives replies."""
+        chain: list[dns.name.Name] = []
+        seen = {qname}
+        current = qname
+        ttl = float(MAX_CACHE_TTL)
+        while True:
+            reply = yield current, rdtype
+            if reply.status not in ("answer", "nxdomain"):
+                return _Chase(reply.status, _texts(chain), error=reply.error)
+            if reply.response is None:  # NXDOMAIN with no response to read: nothing to follow
+                return _Chase("nxdomain", _texts(chain), ttl=DEFAULT_NEGATIVE_TTL)
+            links, rrset, walk_ttl = _walk(reply.response, current, rdtype, self.max_chain + 1 - len(chain))
+            ttl = min(ttl, walk_ttl)
+            for target in links:
+                if target in seen:
+                    chain.append(target)
+                    return _Chase("cname_loop", _texts(chain), error=f"CNAME chain loops back to {_text(target)}")
+                seen.add(target)
+                chain.append(target)
+                if len(chain) > self.max_chain:
+                    return _Chase("chain_too_long", _texts(chain), error=f"more than {self.max_chain} CNAMEs")
+            if rrset is not None:
+                return _Chase("ok", _texts(chain), tuple(rd.address for rd in rrset), ttl)
+            if reply.status == "nxdomain":
+                return _Chase("nxdomain", _texts(chain), ttl=min(ttl, _negative_ttl(reply.response)))
+            if links:  # the response stopped at a CNAME target: ask for the target itself
+                current = chain[-1]
+                continue
+            return _Chase("nodata", _texts(chain), ttl=min(ttl, _negative_ttl(reply.response)))
+
+    def _combine(self, name: str, a: _Chase, aaaa: _Chase | None, started: float) -> Resolution:
+        """One Resolution from the A and AAAA outcomes; caches it."""
+        elapsed = time.monotonic() - started
+        if aaaa is None or a.status in _TERMINAL:
+            status, chain, addresses, error, ttl = a.status, a.chain, a.addresses, a.error, a.ttl
+        elif a.addresses or aaaa.addresses:
+            status, addresses = "ok", a.addresses + aaaa.addresses
+            chain = a.chain if a.status == "ok" else aaaa.chain
+            failed = [f"{family}: {c.status}" + (f" ({c.error})" if c.error else "")
+                      for family, c in (("A", a), ("AAAA", aaaa)) if c.status not in ("ok", "nodata")]
+            error = "; ".join(failed) or None
+            ttl = min(c.ttl for c in (a, aaaa) if c.status in ("ok", "nodata"))
+        elif a.status == "nodata" and aaaa.status == "nodata":
+            status, chain, addresses, error, ttl = "nodata", a.chain or aaaa.chain, (), None, min(a.ttl, aaaa.ttl)
+        else:  # at least one family failed and neither gave addresses: the name's state is unknown
+            worst = a if a.status != "nodata" else aaaa
+            status, chain, addresses, error, ttl = worst.status, worst.chain or a.chain, (), worst.error, worst.ttl
+        if status not in ("ok", "nxdomain", "nodata"):
+            ttl = FAILURE_TTL
+        resolution = Resolution(name, status, chain, addresses, error, self.nameserver, round(elapsed, 6))
+        self._cache.put(name, resolution, ttl)
+        return resolution
+
+    # ------------------------------------------------------------------ synchronous
+
+    def resolve(self, name: str) -> Resolution:
+        """Resolve ``name`` (a host name, IDN allowed; an IP literal is returned as is)."""
+        canonical, qname, done = self._prepare(name)
+        if done is not None:
+            return done
+        assert qname is not None
+        started = time.monotonic()
+        deadline = started + self.lifetime
+        a = self._drive(self._chase(qname, dns.rdatatype.A), deadline)
+        aaaa = None if a.status in _TERMINAL else self._drive(self._chase(qname, dns.rdatatype.AAAA), deadline)
+        return self._combine(canonical, a, aaaa, started)
+
+    def _drive(self, steps: _ChaseSteps, deadline: float) -> _Chase:
+        try:
+            question = next(steps)
+            while True:
+                question = steps.send(self._ask(question, deadline))
+        except StopIteration as stop:
+            return stop.value
+
+    def _ask(self, question: _Question, deadline: float) -> _Reply:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return _Reply("timeout", error=_TIMEOUT_TEXT)
+        qname, rdtype = question
+        try:
+            answer = self._sync.resolve(qname, rdtype, raise_on_no_answer=False, lifetime=remaining, search=False)
+        except dns.exception.DNSException as exc:
+            return _reply_from_error(exc, qname)
+        return _Reply("answer", answer.response)
+
+    # ------------------------------------------------------------------ asyncio
+
+    async def resolve_async(self, name: str) -> Resolution:
+        """:meth:`resolve` on the running asyncio loop; A and AAAA are asked concurrently."""
+        canonical, qname, done = self._prepare(name)
+        if done is not None:
+            return done
+        assert qname is not None
+        started = time.monotonic()
+        deadline = started + self.lifetime
+        a, aaaa = await asyncio.gather(
+            self._drive_async(self._chase(qname, dns.rdatatype.A), deadline),
+            self._drive_async(self._chase(qname, dns.rdatatype.AAAA), deadline),
+        )
+        return self._combine(canonical, a, aaaa, started)
+
+    async def _drive_async(self, steps: _ChaseSteps, deadline: float) -> _Chase:
+        try:
+            question = next(steps)
+            while True:
+                question = steps.send(await self._ask_async(question, deadline))
+        except StopIteration as stop:
+            return stop.value
+
+    async def _ask_async(self, question: _Question, deadline: float) -> _Reply:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return _Reply("timeout", error=_TIMEOUT_TEXT)
+        qname, rdtype = question
+        resolve: Callable[..., Awaitable[dns.resolver.Answer]] = self._async.resolve
+        try:
+            answer = await resolve(qname, rdtype, raise_on_no_answer=False, lifetime=remaining, search=False)
+        except dns.exception.DNSException as exc:
+            return _reply_from_error(exc, qname)
+        return _Reply("answer", answer.response)
