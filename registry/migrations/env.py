@@ -1,32 +1,8 @@
-"""Alembic environment: migrations run on the connection the store hands over, or on a URL."""
+"""Alembic environment of the registry's tables (version table ``registry_alembic_version``)."""
 
-from alembic import context
-from sqlalchemy import create_engine
-
+from icpwatch.dbkit import run_migrations
 from registry.models import Base
 
-config = context.config
-target_metadata = Base.metadata
+VERSION_TABLE = "registry_alembic_version"
 
-
-def run() -> None:
-    connection = config.attributes.get("connection")
-    if connection is None:
-        engine = create_engine(config.get_main_option("sqlalchemy.url"))
-        with engine.begin() as connection:
-            _migrate(connection)
-        return
-    _migrate(connection)
-
-
-def _migrate(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-run()
+run_migrations(Base.metadata, VERSION_TABLE)

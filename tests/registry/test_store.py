@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
+from icpwatch.dbkit import schema_differences
 from registry.models import Base
 from registry.store import StoreError, open_store
 
@@ -13,9 +12,7 @@ from registry.store import StoreError, open_store
 def test_migrations_build_the_models_schema(store_url: str) -> None:
     store = open_store(store_url)
     try:
-        with store.engine.connect() as connection:
-            differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-        assert differences == []
+        assert schema_differences(store.engine, Base.metadata) == []
         tables = set(inspect(store.engine).get_table_names())
         assert {"providers", "subjects", "websites", "website_domains", "website_addresses", "access_records",
                 "ip_filing_records", "domain_filing_records", "blacklist", "import_batches"} <= tables
