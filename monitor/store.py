@@ -1,0 +1,34 @@
+"""The monitor's tables in the one database (own Alembic history, version table
+``monitor_alembic_version``), opened beside the registry's and the crawler's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from icpwatch.dbkit import current_revision, upgrade
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+VERSION_TABLE = "monitor_alembic_version"
+
+
+class MonitorStore:
+    """Sessions over the monitor's tables on an engine the caller owns."""
+
+    def __init__(self, engine: Engine, *, migrate: bool = True) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+        if migrate:
+            upgrade(engine, MIGRATIONS, VERSION_TABLE)
+
+    def revision(self) -> str | None:
+        return current_revision(self.engine, VERSION_TABLE)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self.sessions() as session, session.begin():
+            yield session
