@@ -220,8 +220,11 @@ def _write(connection: Connection, good: pd.DataFrame) -> tuple[int, int, int]:
 
 def _write_rows(connection: Connection, good: pd.DataFrame) -> tuple[int, int, int]:
     now = datetime.now(timezone.utc)
+    # Rows in key order turn the unique indexes' random inserts into appends, and give websites ids
+    # in number order, so their children arrive in website_id order too.
+    good = good.sort_values("website_number", kind="stable")
     subjects = (
-        good.drop_duplicates("subject_number")[
+        good.drop_duplicates("subject_number").sort_values("subject_number", kind="stable")[
             ["subject_number", "subject_name", "subject_type", "province", "certificate_hash", "certificate_enc"]
         ]
         .rename(columns={"subject_name": "name"})
@@ -280,7 +283,7 @@ def _insert_children(connection: Connection, rows: pd.DataFrame, website_ids: di
         return
     ids = rows["website_number"].map(website_ids)
     domains = pd.DataFrame({"website_id": ids, "domain": rows["hosts"], "independent_domain": rows["independent"]})
-    domains = domains.explode(["domain", "independent_domain"]).dropna()
+    domains = domains.explode(["domain", "independent_domain"]).dropna().sort_values("domain", kind="stable")
     addresses = pd.DataFrame({"website_id": ids, "ip": rows["ips"].map(lambda items: sorted(set(items)))}).explode("ip").dropna()
     access = pd.DataFrame(
         {
