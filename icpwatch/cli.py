@@ -11,7 +11,9 @@ import logging
 import click
 
 from icpwatch import __version__
+from crawler.cli import crawl
 from registry.cli import registry
+from sandbox.cli import world
 from registry.protection import install_masking
 
 
@@ -30,11 +32,5 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-main.add_command(registry)
-
-try:  # the sandbox's command group lands with the sandbox package
-    from sandbox.cli import world
-except ImportError:  # pragma: no cover - only while the sandbox is not installed
-    world = None
-if world is not None:
-    main.add_command(world)
+for command in (registry, world, crawl):
+    main.add_command(command)

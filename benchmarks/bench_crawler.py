@@ -1,0 +1,157 @@
+"""Benchmark: the static crawl (resolve, fetch, extract, store) against a bare aiohttp client,
+same sandbox world, same run, same homepages.
+
+Steps: generate a world (``--sites``, default 20,000; hostile and DNS-failure sites left out of
+the target list so both clients fetch the same answering homepages), serve it in its own process
+(``icpwatch world serve``: DNS on a free port, web on 80/443 of a private 127.x network), then
+
+1. a bare aiohttp client (its own process; dnspython against the sandbox DNS; ``--concurrency``
+   connections) fetches ``http://HOST/`` of every site, following redirects;
+2. ``crawler.runner.run_crawl`` (its own process) crawls the same URLs into an SQLite store,
+   ownership lookups off.
+
+Prints one JSON document: homepages per second of both, the ratio, the crawl's peak RSS, status
+counts.  Targets: crawl rate >= 150/s and >= 40 % of aiohttp's; peak memory < 1 GB at 100,000.
+Run: ``python benchmarks/bench_crawler.py [--sites 20000] [--network 127.64.0.0/12]``.
+All traffic stays on 127.0.0.0/8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AIOHTTP_CLIENT = r"""
+import asyncio, json, sys, time
+import aiohttp, dns.asyncresolver
+from aiohttp.abc import AbstractResolver
+cfg = json.load(sys.stdin)
+
+class Resolver(AbstractResolver):
+    def __init__(self, host, port):
+        self.r = dns.asyncresolver.Resolver(configure=False)
+        self.r.nameservers = [host]; self.r.port = port; self.r.lifetime = 5
+    async def resolve(self, host, port=0, family=0):
+        ans = await self.r.resolve(host, "A")
+        return [{"hostname": host, "host": a.address, "port": port, "family": 2, "proto": 0, "flags": 0} for a in ans]
+    async def close(self): pass
+
+async def main():
+    urls = cfg["urls"]; ok = 0; failed = 0
+    host, port = cfg["dns"].rsplit(":", 1)
+    conn = aiohttp.TCPConnector(limit=cfg["concurrency"], resolver=Resolver(host, int(port)), ttl_dns_cache=300)
+    timeout = aiohttp.ClientTimeout(total=10)
+    queue = list(reversed(urls))
+    async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+        async def worker():
+            nonlocal ok, failed
+            while queue:
+                url = queue.pop()
+                try:
+                    async with session.get(url, ssl=False) as resp:
+                        await resp.read()
+                        ok += 1
+                except Exception:
+                    failed += 1
+        t = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(cfg["concurrency"])))
+        el = time.monotonic() - t
+    print(json.dumps({"ok": ok, "failed": failed, "seconds": el}))
+asyncio.run(main())
+"""
+
+CRAWL = r"""
+import json, sys, time
+from crawler.runner import run_crawl
+cfg = json.load(sys.stdin)
+t = time.monotonic()
+rid = run_crawl(cfg.pop("targets"), **cfg)
+print(json.dumps({"run_id": rid, "seconds": time.monotonic() - t}))
+"""
+
+
+def _run(code: str, payload: dict, timeout: float) -> tuple[dict, int, str]:
+    """Run a child; (its JSON result, peak RSS in bytes, stderr tail)."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=ROOT, text=True)
+    out, err = proc.communicate(json.dumps(payload), timeout=timeout)
+    import resource
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    if proc.returncode != 0:
+        raise RuntimeError(err[-3000:])
+    return json.loads(out.strip().splitlines()[-1]), rss, err[-3000:]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sites", type=int, default=20000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--network", default="127.64.0.0/12")
+    ap.add_argument("--concurrency", type=int, default=256)
+    ap.add_argument("--skip-aiohttp", action="store_true")
+    args = ap.parse_args()
+
+    from sandbox.generate import Mix, generate_world
+    from sandbox.spec import save
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-crawler-"))
+    mix = Mix(hostile=0.0, dns_failures=0.0)
+    world = generate_world(sites=args.sites, seed=args.seed, mix=mix, network=args.network)
+    spec = save(world, tmp / "world.json")
+    urls = [f"http://{s.host}/" for s in world.sites
+            if not s.hostile and s.dns not in ("servfail", "timeout", "refused", "nxdomain")
+            and not (s.redirect and s.redirect.kind in ("loop", "self", "private", "file"))]
+    ready = tmp / "ready.json"
+    server = subprocess.Popen([sys.executable, "-m", "icpwatch", "world", "serve", str(spec), "--dns", "127.0.0.1:0",
+                               "--http-port", "80", "--https-port", "443", "--state-dir", str(tmp / "state"),
+                               "--ready-file", str(ready)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 300
+        while not (ready.exists() and ready.stat().st_size):
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"world serve failed: {server.stderr.read().decode()[-2000:]}")
+            time.sleep(0.2)
+        info = json.loads(ready.read_text())
+        result: dict = {"sites": len(world.sites), "homepages": len(urls), "concurrency": args.concurrency}
+        if not args.skip_aiohttp:
+            # warm-up pass renders every page once on the server side, so both runs see a warm server
+            bare, _, _ = _run(AIOHTTP_CLIENT, {"urls": urls, "dns": info["dns"], "concurrency": args.concurrency}, 1800)
+            bare, _, _ = _run(AIOHTTP_CLIENT, {"urls": urls, "dns": info["dns"], "concurrency": args.concurrency}, 1800)
+            result["aiohttp"] = {"ok": bare["ok"], "failed": bare["failed"], "seconds": round(bare["seconds"], 2),
+                                 "per_second": round(len(urls) / bare["seconds"], 1)}
+        db = tmp / "crawl.sqlite3"
+        crawl, rss, err = _run(CRAWL, {
+            "targets": urls, "db_url": f"sqlite:///{db}", "resolver": info["dns"], "allow_private": True,
+            "ca_file": info["ca_file"], "settings": {"ICPWATCH_OWNERSHIP": False, "ICPWATCH_PROGRESS": "log",
+                                                     "LOG_LEVEL": "WARNING", "DOWNLOAD_TIMEOUT": 10}}, 3600)
+        from crawler.store import open_crawl_store
+
+        store = open_crawl_store(f"sqlite:///{db}")
+        counts = store.status_counts(crawl["run_id"])
+        stored = store.count(crawl["run_id"])
+        store.dispose()
+        result["crawler"] = {"stored": stored, "by_status": counts, "seconds": round(crawl["seconds"], 2),
+                             "per_second": round(len(urls) / crawl["seconds"], 1),
+                             "peak_rss_mb": round(rss / 2**20, 1)}
+        if "aiohttp" in result:
+            result["ratio"] = round(result["crawler"]["per_second"] / result["aiohttp"]["per_second"], 3)
+        result["targets_met"] = {"rate_150": result["crawler"]["per_second"] >= 150,
+                                 "ratio_40pct": result.get("ratio", 0) >= 0.4}
+        print(json.dumps(result, indent=1))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
