@@ -43,7 +43,10 @@ def crawl(targets_file: Path, resolver: str | None, allow_private: bool, output:
     from .targets import TargetError
 
     lines = targets_file.read_text(encoding="utf-8-sig").splitlines()
-    settings = {"LOG_LEVEL": "WARNING", "ICPWATCH_PROGRESS": "log"} if as_json else None
+    # The icpwatch command has set up logging (level from -v, masking): Scrapy adds no handler of its own.
+    settings: dict[str, object] = {"ICPWATCH_LOG_HANDLER": False}
+    if as_json:
+        settings["ICPWATCH_PROGRESS"] = "log"
     try:
         rid = run_crawl(lines, db_url=db_url, resolver=resolver, allow_private=allow_private,
                         output=output, run_id=run_id, ca_file=ca_file, cidr_cap=cidr_cap,

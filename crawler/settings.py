@@ -43,6 +43,9 @@ USER_AGENT = (f"icpwatch/{__version__} (website-filing compliance crawler; "
               f"+{ICPWATCH_CONTACT_URL})")
 ROBOTSTXT_OBEY = False  # one homepage per site, as a visitor sees it; the regulator's sweep
 COOKIES_ENABLED = False
+# Scrapy checks every callback for a generator "return value" by parsing its source; on a bound
+# method the check is never cached, so it would re-parse the spider's source for every page.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 TELNETCONSOLE_ENABLED = False
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 TWISTED_DNS_RESOLVER = "crawler.dnsresolver.GuardedResolver"  # (DNS_RESOLVER before Scrapy 2.14)

@@ -29,6 +29,10 @@ def main(verbose: int) -> None:
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Scrapy lowers the root logger's level when a crawl starts; the handler keeps the chosen one,
+    # so a crawl's per-item debug records are never formatted.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     install_masking()
 
 
