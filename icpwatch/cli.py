@@ -12,6 +12,7 @@ import click
 
 from icpwatch import __version__
 from crawler.cli import crawl
+from monitor.schedule_cli import monitor, schedule
 from registry.cli import registry
 from sandbox.cli import world
 from registry.protection import install_masking
@@ -36,5 +37,5 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-for command in (registry, world, crawl):
+for command in (registry, world, crawl, schedule, monitor):
     main.add_command(command)
