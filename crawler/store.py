@@ -23,9 +23,8 @@ from typing import Any
 from sqlalchemy import (JSON, BigInteger, Column, DateTime, Engine, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, UniqueConstraint, func, insert, select,
                         update)
-from sqlalchemy.exc import OperationalError
 
-from icpwatch.dbkit import DatabaseURLError, create_engine_for, current_revision, safe_url, upgrade
+from icpwatch.dbkit import current_revision, open_engine, upgrade
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "crawler_alembic_version"
@@ -202,14 +201,5 @@ def _row(item: Mapping[str, Any]) -> dict[str, Any]:
 
 def open_crawl_store(url: str, *, migrate: bool = True) -> CrawlStore:
     """The crawl store at ``url`` (same ``--db`` URL as every command), migrated to the newest schema."""
-    try:
-        store = CrawlStore(create_engine_for(url))
-    except DatabaseURLError as exc:
-        raise CrawlStoreError(str(exc)) from None
-    try:
-        if migrate:
-            store.upgrade()
-    except OperationalError as exc:
-        store.dispose()
-        raise CrawlStoreError(f"cannot open the crawl store at {safe_url(url)}: {exc.orig}") from None
-    return store
+    return CrawlStore(open_engine(url, MIGRATIONS, VERSION_TABLE, error=CrawlStoreError, what="the crawl store",
+                                  migrate=migrate))

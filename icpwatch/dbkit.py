@@ -18,7 +18,17 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+
+# Named constraints, so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class DatabaseURLError(ValueError):
@@ -106,6 +116,24 @@ def schema_differences(engine: Engine, metadata: MetaData) -> list[Any]:
     with engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"include_object": _only(metadata)})
         return list(compare_metadata(context, metadata))
+
+
+def open_engine(
+    url: str, script_location: Path, version_table: str, *, error: type[Exception], what: str, migrate: bool = True
+) -> Engine:
+    """An engine on ``url`` with one package's tables migrated; failures raise ``error`` with a
+    message that names ``what`` and the URL (password hidden)."""
+    try:
+        engine = create_engine_for(url)
+    except DatabaseURLError as exc:
+        raise error(str(exc)) from None
+    try:
+        if migrate:
+            upgrade(engine, script_location, version_table)
+    except OperationalError as exc:
+        engine.dispose()
+        raise error(f"cannot open {what} at {safe_url(url)}: {exc.orig}") from None
+    return engine
 
 
 def run_migrations(metadata: MetaData, version_table: str) -> None:

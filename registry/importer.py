@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
 from registry import fields
 from registry.fields import FieldError
@@ -115,6 +115,20 @@ class ImportResult:
 # --- per kind: validate the frame into clean rows, then write them -------------------------------
 
 
+def _keyed_writer(
+    check: Checker, connection: Connection, table: Table, rows: pd.DataFrame, key: str, compare: list[str]
+) -> Callable[[], tuple[int, int, int]]:
+    """The write step of a kind whose records are identified by one ``key`` column."""
+
+    def write() -> tuple[int, int, int]:
+        good = rows.drop(index=list(check.bad_rows), errors="ignore")
+        plan = plan_merge(connection, table, good, key, compare)
+        apply_plan(connection, table, plan)
+        return len(plan.insert), len(plan.update), plan.unchanged
+
+    return write
+
+
 def _providers(check: Checker, connection: Connection, protector: Protector) -> Callable[[], tuple[int, int, int]]:
     frame = check.frame
     code = check.column("code", str.strip, required=True)
@@ -133,13 +147,8 @@ def _providers(check: Checker, connection: Connection, protector: Protector) -> 
         {"code": code, "name": name, "province": province, "parent_code": parent, "licence_number": licence}
     )
 
-    def write() -> tuple[int, int, int]:
-        good = rows.drop(index=list(check.bad_rows), errors="ignore")
-        plan = plan_merge(connection, Provider.__table__, good, "code", ["name", "province", "parent_code", "licence_number"])
-        apply_plan(connection, Provider.__table__, plan)
-        return len(plan.insert), len(plan.update), plan.unchanged
-
-    return write
+    return _keyed_writer(check, connection, Provider.__table__, rows, "code",
+                         ["name", "province", "parent_code", "licence_number"])
 
 
 def _ip_ranges(check: Checker, connection: Connection, protector: Protector) -> Callable[[], tuple[int, int, int]]:
@@ -172,13 +181,8 @@ def _ip_ranges(check: Checker, connection: Connection, protector: Protector) -> 
         }
     )
 
-    def write() -> tuple[int, int, int]:
-        good = rows.drop(index=list(check.bad_rows), errors="ignore")
-        plan = plan_merge(connection, IPFilingRecord.__table__, good, "cidr", ["unit", "user_code", "province", "reported_on"])
-        apply_plan(connection, IPFilingRecord.__table__, plan)
-        return len(plan.insert), len(plan.update), plan.unchanged
-
-    return write
+    return _keyed_writer(check, connection, IPFilingRecord.__table__, rows, "cidr",
+                         ["unit", "user_code", "province", "reported_on"])
 
 
 def _bounds(network: Any) -> tuple[str, str]:
@@ -198,13 +202,7 @@ def _domains(check: Checker, connection: Connection, protector: Protector) -> Ca
     reported = check.column("reported_on", fields.iso_date)
     rows = pd.DataFrame({"domain": domain, "registrar": registrar, "reported_on": reported})
 
-    def write() -> tuple[int, int, int]:
-        good = rows.drop(index=list(check.bad_rows), errors="ignore")
-        plan = plan_merge(connection, DomainFilingRecord.__table__, good, "domain", ["registrar", "reported_on"])
-        apply_plan(connection, DomainFilingRecord.__table__, plan)
-        return len(plan.insert), len(plan.update), plan.unchanged
-
-    return write
+    return _keyed_writer(check, connection, DomainFilingRecord.__table__, rows, "domain", ["registrar", "reported_on"])
 
 
 def _blacklist(check: Checker, connection: Connection, protector: Protector) -> Callable[[], tuple[int, int, int]]:

@@ -12,10 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from icpwatch.dbkit import DatabaseURLError, create_engine_for, current_revision, safe_url, upgrade
+from icpwatch.dbkit import current_revision, open_engine, upgrade
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "registry_alembic_version"
@@ -53,14 +52,4 @@ class Store:
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
-    try:
-        store = Store(create_engine_for(url))
-    except DatabaseURLError as exc:
-        raise StoreError(str(exc)) from None
-    try:
-        if migrate:
-            store.upgrade()
-    except OperationalError as exc:
-        store.dispose()
-        raise StoreError(f"cannot open the store at {safe_url(url)}: {exc.orig}") from None
-    return store
+    return Store(open_engine(url, MIGRATIONS, VERSION_TABLE, error=StoreError, what="the store", migrate=migrate))
