@@ -12,6 +12,8 @@ import click
 
 from icpwatch import __version__
 from crawler.cli import crawl
+from icpwatch.demo import demo
+from monitor.cli import findings, scope, sweep
 from monitor.schedule_cli import monitor, schedule
 from registry.cli import registry
 from sandbox.cli import world
@@ -37,5 +39,5 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-for command in (registry, world, crawl, schedule, monitor):
+for command in (registry, world, crawl, sweep, findings, scope, schedule, monitor, demo):
     main.add_command(command)

@@ -10,11 +10,10 @@ choose_python
 ICPWATCH="$("$PYTHON" -c 'import sys, os; print(os.path.join(os.path.dirname(sys.executable), "icpwatch"))')"
 [ -x "$ICPWATCH" ] || ICPWATCH=icpwatch
 
-# The main job: load the example registry and look a domain, an address and a number up in it.
-export ICPWATCH_DB=${ICPWATCH_DB:-sqlite:///$PWD/icpwatch-demo.sqlite3}
-for kind in providers ip-ranges domains blacklist filings; do
-  "$ICPWATCH" registry import "$kind" "examples/$kind.csv"
-done
-"$ICPWATCH" registry lookup https://www.qinghe-media.cn/about
-"$ICPWATCH" registry lookup 198.51.100.30
-"$ICPWATCH" registry lookup '京ICP备2021000001号-2'
+# The main job: a sandbox world generated, its registry loaded, served on loopback, swept, and
+# its findings and the points they carry shown (outputs under ./icpwatch-demo/).
+if [ "$(id -u)" -eq 0 ]; then
+  "$ICPWATCH" demo
+else  # the demo's world listens on ports 80 and 443 of 127.x addresses
+  sudo -E "$ICPWATCH" demo
+fi
