@@ -35,7 +35,6 @@ sets ``icpwatch_resolver`` on the object it is given.
 """
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -50,7 +49,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from crawler.guard import AddressGuard, AddressRefused, InvalidURLHost, parse_host
+from crawler.guard import AddressGuard, AddressRefused, InvalidURLHost, is_ip_address, parse_host
 from crawler.resolve import Resolution, Resolver
 
 __all__ = ["GuardedLookupError", "GuardedLookupMiddleware", "GuardedResolver"]
@@ -213,7 +212,7 @@ class GuardedResolver:
         except InvalidURLHost as exc:
             resolution = Resolution(host, "error", error=str(exc))
             return defer.fail(self._fail(host, GuardedLookupError(host, resolution=resolution)))
-        if _is_ip(name):
+        if is_ip_address(name):
             resolved: defer.Deferred[Resolution] = defer.succeed(Resolution(name, "ok", addresses=(name,)))
         else:
             resolved = self._resolve(name)
@@ -289,14 +288,6 @@ class GuardedResolver:
 def _canonical(host: str) -> str:
     """``host`` as Twisted or a URL gives it (bare or bracketed IPv6 too) in canonical form."""
     return parse_host(f"[{host}]" if ":" in host and not host.startswith("[") else host)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 class GuardedLookupMiddleware:

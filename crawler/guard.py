@@ -433,7 +433,7 @@ class AddressGuard:
             except InvalidURLHost:
                 pass
         for candidate in hosts:
-            if _is_ip(candidate):
+            if is_ip_address(candidate):
                 reason = self.refusal(candidate)
                 if reason is not None:
                     raise AddressRefused(candidate, reason, url=url)
@@ -446,7 +446,8 @@ def _first_match(ip: IPAddress, rules: _Rules) -> str | None:
     return None
 
 
-def _is_ip(host: str) -> bool:
+def is_ip_address(host: str) -> bool:
+    """True for an IP address in its plain text form (no brackets, no port)."""
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -20,11 +20,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Engine, ForeignKey, Index, Integer,
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, UniqueConstraint, func, insert, select,
                         update)
 
-from icpwatch.dbkit import current_revision, open_engine, upgrade
+from icpwatch.dbkit import PackageStore, open_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "crawler_alembic_version"
@@ -78,26 +78,11 @@ def _parse_time(value: Any) -> datetime:
     return utcnow()
 
 
-class CrawlStore:
+class CrawlStore(PackageStore):
     """Crawl runs and observations on one engine.  Thread-safe as SQLAlchemy engines are."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    # -- schema ------------------------------------------------------------------------------
-    def revision(self) -> str | None:
-        return current_revision(self.engine, VERSION_TABLE)
-
-    def upgrade(self) -> None:
-        """Bring the crawler's tables to the newest migration (no-op when already there)."""
-        upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
-
-    def dispose(self) -> None:
-        self.engine.dispose()
+    migrations = MIGRATIONS
+    version_table = VERSION_TABLE
 
     # -- runs --------------------------------------------------------------------------------
     def create_run(self, options: Mapping[str, Any] | None = None, run_id: str | None = None) -> str:

@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from crawler.guard import ALLOWED_SCHEMES, InvalidURLHost, url_host
+from crawler.guard import ALLOWED_SCHEMES, InvalidURLHost, is_ip_address, url_host
 from registry.domains import InvalidHostname, independent_domain, normalize_host
 
 __all__ = ["Target", "TargetError", "parse_targets", "homepage_urls", "DEFAULT_CIDR_CAP"]
@@ -114,11 +114,11 @@ def _one(lineno: int, text: str, cap: int) -> Iterator[Target]:
             raise TargetError(lineno, f"scheme {name!r} is not http or https", text)
         yield _url(lineno, text, name)
         return
-    if "/" in text and _is_ip(text.split("/", 1)[0]):
+    if "/" in text and is_ip_address(text.split("/", 1)[0]):
         yield from _cidr(lineno, text, cap)
         return
     bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
-    if _is_ip(bare):
+    if is_ip_address(bare):
         yield Target(lineno, text, "ip", normalize_host(bare))
         return
     if any(c in text for c in "/:?#@"):  # host:port, host/path ... without a scheme
@@ -129,14 +129,6 @@ def _one(lineno: int, text: str, cap: int) -> Iterator[Target]:
     except InvalidHostname as exc:
         raise TargetError(lineno, f"not a domain, URL, IP address or CIDR block: {exc}", text) from None
     yield Target(lineno, text, "domain", host)
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_targets(lines: Iterable[str], *, cidr_cap: int = DEFAULT_CIDR_CAP) -> Iterator[Target]:

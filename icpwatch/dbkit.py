@@ -118,6 +118,30 @@ def schema_differences(engine: Engine, metadata: MetaData) -> list[Any]:
         return list(compare_metadata(context, metadata))
 
 
+class PackageStore:
+    """One package's tables on an engine: its migrations, its revision, the engine's life."""
+
+    migrations: Path
+    version_table: str
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def revision(self) -> str | None:
+        return current_revision(self.engine, self.version_table)
+
+    def upgrade(self) -> None:
+        """Bring this package's tables to the newest migration (a no-op when they are there)."""
+        upgrade(self.engine, self.migrations, self.version_table)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
 def open_engine(
     url: str, script_location: Path, version_table: str, *, error: type[Exception], what: str, migrate: bool = True
 ) -> Engine:

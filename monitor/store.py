@@ -10,23 +10,23 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from icpwatch.dbkit import current_revision, upgrade
+from icpwatch.dbkit import PackageStore
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "monitor_alembic_version"
 
 
-class MonitorStore:
+class MonitorStore(PackageStore):
     """Sessions over the monitor's tables on an engine the caller owns."""
 
+    migrations = MIGRATIONS
+    version_table = VERSION_TABLE
+
     def __init__(self, engine: Engine, *, migrate: bool = True) -> None:
-        self.engine = engine
+        super().__init__(engine)
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         if migrate:
-            upgrade(engine, MIGRATIONS, VERSION_TABLE)
-
-    def revision(self) -> str | None:
-        return current_revision(self.engine, VERSION_TABLE)
+            self.upgrade()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

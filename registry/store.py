@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from icpwatch.dbkit import current_revision, open_engine, upgrade
+from icpwatch.dbkit import PackageStore, open_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "registry_alembic_version"
@@ -24,31 +24,20 @@ class StoreError(RuntimeError):
     """The store cannot be opened or is not at a schema this version understands."""
 
 
-class Store:
+class Store(PackageStore):
     """The registry's database: an engine plus a session factory."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.sessions = sessionmaker(engine, expire_on_commit=False)
+    migrations = MIGRATIONS
+    version_table = VERSION_TABLE
 
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine)
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
             yield session
-
-    def revision(self) -> str | None:
-        return current_revision(self.engine, VERSION_TABLE)
-
-    def upgrade(self) -> None:
-        """Bring the registry's tables to the newest migration (a no-op when they are there)."""
-        upgrade(self.engine, MIGRATIONS, VERSION_TABLE)
-
-    def dispose(self) -> None:
-        self.engine.dispose()
 
 
 def open_store(url: str, *, migrate: bool = True) -> Store:
