@@ -3,6 +3,7 @@ imported with the real importer, and the findings each rule family raises (code,
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ def run(url: str, observations: list[dict[str, Any]], owners: dict[str, Owner] |
 
 def test_rule_table_is_design_section_2() -> None:
     text = (Path(__file__).resolve().parents[2] / ".." / "shared" / "DESIGN.md").resolve()
-    if not text.exists():
+    if not text.exists():  # CI always has shared/ beside the clone; a checkout elsewhere may not
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"DESIGN.md is missing at {text}")
         pytest.skip("DESIGN.md not beside the repository")
     rows = re.findall(r"^\| `([A-Z_]+)` \|[^|]*\| ([^|]+) \|[^|]*\| ([^|]+) \|$", text.read_text(), re.M)
     assert len(rows) == len(RULES) == 14
