@@ -241,25 +241,28 @@ def _write_rows(connection: Connection, good: pd.DataFrame) -> tuple[int, int, i
     apply_plan(connection, Website.__table__, plan)
     website_ids = dict(connection.execute(select(Website.website_number, Website.id)).all())
 
-    wanted = pd.DataFrame(
-        {
-            "website_id": good["website_number"].map(website_ids).astype(int).to_numpy(),
-            "domains_key": good["hosts"].map(_joined).to_numpy(),
-            "ips_key": good["ips"].map(_joined).to_numpy(),
-            "providers_key": good["providers"].map(_joined).to_numpy(),
-        }
-    )
-    current = _current_children(connection)
-    merged = wanted.merge(current, on="website_id", how="left", suffixes=("", "__old"))
-    differs = pd.Series(False, index=merged.index)
-    for _, key in CHILDREN:
-        differs |= merged[key] != merged[f"{key}__old"].fillna("")
     new_ids = set(plan.insert["website_number"].map(website_ids))
-    changed = merged[differs & ~merged["website_id"].isin(new_ids)]["website_id"].tolist()
+    ids = good["website_number"].map(website_ids).astype(int)
+    known = good[~ids.isin(new_ids).to_numpy()]  # only websites already stored can have changed children
+    changed: list[int] = []
+    if len(known):
+        wanted = pd.DataFrame(
+            {
+                "website_id": known["website_number"].map(website_ids).astype(int).to_numpy(),
+                "domains_key": known["hosts"].map(_joined).to_numpy(),
+                "ips_key": known["ips"].map(_joined).to_numpy(),
+                "providers_key": known["providers"].map(_joined).to_numpy(),
+            }
+        )
+        merged = wanted.merge(_current_children(connection), on="website_id", how="left", suffixes=("", "__old"))
+        differs = pd.Series(False, index=merged.index)
+        for _, key in CHILDREN:
+            differs |= merged[key] != merged[f"{key}__old"].fillna("")
+        changed = merged.loc[differs, "website_id"].tolist()
     if changed:
         for table, _ in CHILDREN:
             connection.execute(delete(table).where(table.c.website_id == bindparam("wid")), [{"wid": w} for w in changed])
-    rewrite = good[good["website_number"].map(website_ids).isin(new_ids | set(changed))]
+    rewrite = good[ids.isin(new_ids | set(changed)).to_numpy()]
     _insert_children(connection, rewrite, website_ids)
 
     updated_ids = set(plan.update["id"]) | set(changed)
@@ -284,14 +287,19 @@ def _insert_children(connection: Connection, rows: pd.DataFrame, website_ids: di
     ids = rows["website_number"].map(website_ids)
     domains = pd.DataFrame({"website_id": ids, "domain": rows["hosts"], "independent_domain": rows["independent"]})
     domains = domains.explode(["domain", "independent_domain"]).dropna().sort_values("domain", kind="stable")
-    addresses = pd.DataFrame({"website_id": ids, "ip": rows["ips"].map(lambda items: sorted(set(items)))}).explode("ip").dropna()
-    access = pd.DataFrame(
-        {
-            "website_id": ids,
-            "provider_code": rows["providers"].map(lambda items: sorted(set(items))),
-            "addresses": rows["ips"].map(lambda items: ";".join(items) or None),
-        }
-    ).explode("provider_code").dropna(subset=["provider_code"])
+    addresses = pd.DataFrame({"website_id": ids, "ip": rows["ips"]}).explode("ip").dropna().drop_duplicates()
+    access = (
+        pd.DataFrame(
+            {
+                "website_id": ids,
+                "provider_code": rows["providers"],
+                "addresses": rows["ips"].map(lambda items: ";".join(items) or None),
+            }
+        )
+        .explode("provider_code")
+        .dropna(subset=["provider_code"])
+        .drop_duplicates(["website_id", "provider_code"])
+    )
     for table, frame in ((WebsiteDomain.__table__, domains), (WebsiteAddress.__table__, addresses),
                          (AccessRecord.__table__, access)):
         bulk_insert(connection, table, frame)

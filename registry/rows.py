@@ -172,9 +172,12 @@ def bulk_insert(connection: Connection, table: Table, frame: pd.DataFrame) -> No
     for name in names:
         series = frame[name]
         if pd.api.types.is_datetime64_any_dtype(series):  # pandas Timestamps are not driver types
-            values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
+            missing = series.isna().to_numpy()
+            values = [None if gone else value for gone, value in zip(missing, series.dt.to_pydatetime())]
         else:
-            values = series.astype(object).where(series.notna(), None).tolist()
+            values = series.tolist()
+            if series.hasnans:  # NaN (which is not equal to itself) from a merge or a str column → None
+                values = [None if value is None or value != value else value for value in values]
         process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
         if process is not None:
             values = [None if value is None else process(value) for value in values]
