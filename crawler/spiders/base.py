@@ -95,7 +95,14 @@ class ObservingSpider(scrapy.Spider):
             yield self.request_for(visit)
 
     async def start(self):  # type: ignore[no-untyped-def]  # Scrapy >= 2.13
+        # Scrapy keeps pulling start requests into the scheduler even while the downloader is
+        # full; a CIDR sweep has millions, so wait for room before handing over the next one
+        # (Scrapy's documented "lazy start requests" pattern) and memory stays flat.
+        from scrapy.utils.asyncio import sleep
+
         for request in self.start_requests():
+            while self.crawler.engine.needs_backout():
+                await sleep(0.05)
             yield request
 
     # -- responses ---------------------------------------------------------------------------------
