@@ -101,7 +101,10 @@ def run_crawl(targets: Iterable[str], *, db_url: str, resolver: str | None = Non
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="scrapy")
     s = crawl_settings(db_url=db_url, run_id=run_id, resolver=resolver, allow_private=allow_private,
                        output=output, ca_file=ca_file, cidr_cap=cidr_cap, settings=settings)
-    process = CrawlerProcess(s, install_root_handler=s.getbool("ICPWATCH_LOG_HANDLER", True))
+    # Scrapy's own root log handler only when the caller has set up no logging of its own (the
+    # icpwatch command has: a second handler would print every line twice).
+    s.set("LOG_INSTALL_ROOT_HANDLER", s.getbool("ICPWATCH_LOG_HANDLER", not logging.getLogger().handlers))
+    process = CrawlerProcess(s)
     reasons: list[str] = []
     plan = [(HomepageSpider, homepage_lines), (IPRangeSpider, iprange_lines)]
     plan = [(cls, ls) for cls, ls in plan if any(x.strip() for x in ls)]

@@ -12,6 +12,7 @@ like every command it never reads the world's ground truth.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -136,18 +137,15 @@ def run_demo(workdir: Path, *, sites: int | None, seed: int) -> dict[str, Any]:
 
 
 def _print(summary: dict[str, Any]) -> None:
+    from monitor.cli import by_code_table
+
     console = Console()
     world = summary["world"]
     console.print(f"[bold]World[/bold] {world['sites']} sites, spec {world['spec']}")
     console.print(f"[bold]Registry[/bold] imported {', '.join(f'{k} {v}' for k, v in world['imported'].items())}")
     console.print(f"[bold]Sweep {summary['sweep_id']}[/bold]: {summary['findings']} findings, "
                   f"{summary['unknown']} targets unknown (failed observations raise no finding)")
-    table = Table(title="Findings by rule")
-    table.add_column("code")
-    table.add_column("count", justify="right")
-    for code, count in summary["by_code"].items():
-        table.add_row(code, str(count))
-    console.print(table)
+    console.print(by_code_table(summary["by_code"], "Findings by rule"))
     points = Table(title="Points this cycle (verified findings)")
     points.add_column("responsible party")
     points.add_column("points", justify="right")
@@ -175,6 +173,10 @@ def demo(workdir: Path, sites: int | None, seed: int, as_json: bool) -> None:
     The world is served on ports 80 and 443 of 127.x addresses, which needs root (or the
     CAP_NET_BIND_SERVICE capability).
     """
+    # The demo's world includes hostile servers and unused addresses on purpose: what Scrapy logs
+    # about them is recorded as observations anyway, and would only bury the summary here.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda record: not record.name.startswith("scrapy"))
     if os.geteuid() != 0:
         raise click.ClickException("the demo serves its world on ports 80 and 443 of 127.x addresses: "
                                    "run it as root or grant CAP_NET_BIND_SERVICE to Python")

@@ -109,6 +109,18 @@ def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces
     sys.stdout.flush()
 
 
+def by_code_table(by_code: dict[str, int], title: str = "findings by rule") -> Any:
+    """A table of finding counts by rule code."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("code")
+    table.add_column("count", justify="right")
+    for code, count in by_code.items():
+        table.add_row(code, str(count))
+    return table
+
+
 def _print_sweep(doc: dict[str, Any]) -> None:
     from rich.table import Table
 
@@ -126,12 +138,7 @@ def _print_sweep(doc: dict[str, Any]) -> None:
     s = doc["summary"]
     console.print(f"{s['targets']} targets, {s['sites_judged']} sites judged, {s['unknown']} unknown, "
                   f"{s['findings']} findings ({s['new']} new)")
-    by_code = Table(title="findings by rule")
-    by_code.add_column("code")
-    by_code.add_column("n", justify="right")
-    for code, n in s["by_code"].items():
-        by_code.add_row(code, str(n))
-    console.print(by_code)
+    console.print(by_code_table(s["by_code"]))
     for note in doc.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {note}")
 
