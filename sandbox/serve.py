@@ -15,6 +15,7 @@ Everything binds to loopback only.
 
 from __future__ import annotations
 
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,19 @@ def origin_rows(world: World) -> list[tuple[str, str, str]]:
     return origin_records(address_blocks(world))
 
 
+def ensure_open_files(needed: int) -> None:
+    """Raise this process's open-file limit to ``needed`` (root may raise the hard limit too);
+    a world too large for the limit is refused with what to do, not left to fail half-bound."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= needed:
+        return
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, max(hard, needed)))
+    except (ValueError, OSError):
+        raise SpecError(f"serving this world needs {needed} open files; the limit is {soft} (hard {hard}): "
+                        f"raise it (ulimit -n {needed}) or serve a smaller world") from None
+
+
 class Sandbox:
     """DNS + web + RDAP for one world; a context manager; ``stop()`` ends all three."""
 
@@ -95,6 +109,9 @@ class Sandbox:
 
     def start(self) -> dict[str, Any]:
         started = time.monotonic()
+        if self.want_web:
+            # One listening socket per address and port, plus room for connections and the rest.
+            ensure_open_files(2 * len(self.world.addresses()) + 4096)
         try:
             if self.want_web:
                 self.web = WebHostsThread(self.world, http_port=self.http_port, https_port=self.https_port,

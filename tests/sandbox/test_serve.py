@@ -119,3 +119,15 @@ def test_cli_serve_prints_where_dns_listens(tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "icpwatch", "world", "serve", str(bad), "--http-port", "0"],
                          cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert res.returncode != 0 and "loopback" in res.stderr and "8.8.8.8" in res.stderr
+
+
+def test_open_file_limit_is_raised_or_the_world_refused_clearly() -> None:
+    import resource
+
+    from sandbox.serve import ensure_open_files
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    ensure_open_files(min(soft, 256))  # within the limit: nothing to do
+    assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == soft
+    with pytest.raises(SpecError, match="open files"):
+        ensure_open_files(2**31)  # beyond any kernel's maximum
