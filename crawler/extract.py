@@ -58,7 +58,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from lxml import etree
 from lxml.etree import _Element
 
-from registry.numbers import FilingMark, MarkKind, find_marks
+from registry.numbers import FilingMark, MarkKind, find_lookalikes, find_marks
 
 from .contact import find_contacts
 from .styles import StyleSheet, centred_reason, footer_structure, hidden_reason
@@ -160,6 +160,7 @@ class StaticThresholds:
     footer_tail_min_chars: int = 120
     link_gap_chars: int = 60
     parked_max_chars: int = 3000
+    text_cap_chars: int = 4000
 
 
 DEFAULT_THRESHOLDS = StaticThresholds()
@@ -220,6 +221,12 @@ class PageExtract:
     notes: list[str] = field(default_factory=list)  # why a kind was chosen, what was not judged
     #: False when the page could not be read to its end (a missing mark is then unknown)
     complete: bool = True
+    #: the text a reader sees, whitespace folded, capped at ``StaticThresholds.text_cap_chars``
+    #: (what the monitor classifies for pre-approval fields, art. 20)
+    text: str = ""
+    #: marks shaped like filings the grammar rejects (贵ICP备…, 京ICP备XXXXXXXX号): a page that
+    #: shows one shows a placeholder, not "no number"
+    lookalike_marks: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -829,6 +836,9 @@ def extract(html: str, base_url: str, *, content_type: str | None = None,
         notes.append(stopped)
     if page._styles is not None and page._styles.partial:
         notes.append("CSS not resolved statically: " + "; ".join(page._styles.notes))
+    reader_text = page.main.text.replace(HARD, "\n")
     return PageExtract(kind=kind, title=title, marks=marks, filing_links=collector.links,
                        contact=contact, meta_refresh=refresh, script_redirects=script_redirects,
-                       public_security=public_security, notes=notes, complete=stopped is None)
+                       public_security=public_security, notes=notes, complete=stopped is None,
+                       text=" ".join(reader_text.split())[:thresholds.text_cap_chars],
+                       lookalike_marks=find_lookalikes(reader_text))

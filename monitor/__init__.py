@@ -4,8 +4,8 @@ registry, verification, diffs between sweeps, schedules, alerts, and the CLI (DE
 What lives here:
 
 * ``targets``      — a sweep's target lines from a file, a provider, a province or a saved scope
-* ``crawlhooks``   — what the monitor asks the crawler to record beyond its own observation (the
-  page's visible text, for the pre-approval check), added through Scrapy settings
+* ``crawlhooks``   — the Scrapy settings a sweep adds to the crawler's (ownership lookups pointed
+  at the sweep's resolver and RDAP service)
 * ``observations`` — a crawl run's observations folded into one :class:`~monitor.observations.SiteView`
   per swept site, plus the addresses seen serving
 * ``registryview`` — the registry loaded once per sweep for bulk joins (``RegistryIndex`` + pandas)

@@ -2,8 +2,8 @@
 
 1. the targets (``monitor.targets``) and the sweep row (status ``running``, scope, scope key, options);
 2. the crawl (``crawler.runner.run_crawl``; the Twisted reactor runs once per process, so one
-   sweep per process — the CLI and the tests run it in a process of its own), with the monitor's
-   crawl hooks (``monitor.crawlhooks``) and ownership lookups pointed at the sweep's resolver;
+   sweep per process — the CLI and the tests run it in a process of its own), with ownership
+   lookups pointed at the sweep's resolver (``monitor.crawlhooks``);
 3. the run's observations folded per site (``monitor.observations``), the registry loaded once
    (``monitor.registryview``), each address placed (IP filing record, else its owner), and the
    rules applied (``monitor.rules``);

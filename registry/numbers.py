@@ -63,6 +63,7 @@ __all__ = [
     "FilingMark",
     "InvalidFilingNumber",
     "MarkKind",
+    "find_lookalikes",
     "find_marks",
     "normalize_text",
     "parse_number",
@@ -563,6 +564,23 @@ class _OffsetMap:
         if p - 1 < self.norm_ends[i]:
             return self.orig_ends[i]
         return p + self.shifts[i]
+
+
+# A look-alike shows the shape of a filing without being one: a prefix of _LOOKALIKE_PREFIXES
+# with digits, or a real-looking prefix with the digits blanked (京ICP备XXXXXXXX号, 某ICP备****号).
+# The grammar rejects them, yet a page that shows one shows a placeholder, not "no number".
+_LOOKALIKE_RE = re.compile(
+    "[" + "".join(_LOOKALIKE_PREFIXES) + "]"
+    r"[ \u00a0]*ICP[ \u00a0]*[备证][ \u00a0:：]*[0-9Xx]{4,}[ \u00a0]*号?(?:-[0-9]+)?"
+    r"|[\u4e00-\u9fff]ICP[ \u00a0]*备[ \u00a0:：]*[Xx×*＊]{4,}[ \u00a0]*号?")
+
+
+def find_lookalikes(text: str) -> list[str]:
+    """The look-alike marks in a page's text, each once, as written after folding (full-width
+    forms, traditional characters and invisible characters folded; spaces dropped)."""
+    folded = normalize_text(text)
+    return list(dict.fromkeys(m.group().replace(" ", "").replace("\u00a0", "")
+                              for m in _LOOKALIKE_RE.finditer(folded)))
 
 
 def find_marks(text: str) -> list[FilingMark]:

@@ -141,8 +141,19 @@ def test_placeholders_licences_and_app_numbers(shown, kind, valid, placeholder) 
     assert mark.number == parse_number(shown).normalized
 
 
-def test_lookalike_prefix_is_no_mark() -> None:
-    assert _extract(_site(marks=["贵ICP备12345678号"])).marks == []
+def test_lookalike_prefix_is_no_mark_but_is_reported_as_a_lookalike() -> None:
+    page = _extract(_site(marks=["贵ICP备12345678号"]))
+    assert page.marks == []
+    assert page.lookalike_marks == ["贵ICP备12345678号"]
+
+
+def test_page_text_is_what_a_reader_sees_capped() -> None:
+    page = _page("<script>var secret='脚本文字';</script><style>p{color:red}</style>"
+                 "<p>网络  新闻</p><div>在线\n视听</div>" + "<p>字</p>" * 5000)
+    assert page.text.startswith("网络 新闻 在线 视听 字")
+    assert "脚本文字" not in page.text and "color" not in page.text
+    assert len(page.text) == 4000
+    assert page.lookalike_marks == []
 
 
 def test_licence_and_filing_side_by_side() -> None:

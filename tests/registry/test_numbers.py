@@ -589,3 +589,17 @@ def test_find_marks_on_a_megabyte_is_fast():
     repeats = page.count(footer)
     assert len(marks) == 3 * repeats
     assert best < 0.1, f"find_marks took {best * 1000:.0f} ms on {len(page)} characters"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("备案号：贵ICP备12345678号-1 版权所有", ["贵ICP备12345678号-1"]),
+    ("萌ＩＣＰ備２０２１００１号", ["萌ICP备2021001号"]),
+    ("京ICP备XXXXXXXX号", ["京ICP备XXXXXXXX号"]),
+    ("阿里云ICP备案服务", []),
+    ("京ICP备2021000001号-1", []),
+    ("贵ICP备1234号 and 贵ICP备1234号", ["贵ICP备1234号"]),
+])
+def test_find_lookalikes(text: str, expected: list[str]) -> None:
+    from registry.numbers import find_lookalikes
+
+    assert find_lookalikes(text) == expected
