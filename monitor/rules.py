@@ -67,12 +67,14 @@ _RULE_ROWS = [
     ("NUMBER_NOT_DISPLAYED",   "14(3)",      0, "host",      False, "a filed site shows no number"),
     ("NUMBER_MISPLACED",       "14(3)",      0, "host",      False, "the number is not at the bottom centre"),
     ("LINK_MISSING",           "14(3)",      0, "host",      False, "no link to the filing system at or below the number"),
-    ("CONTACT_MISSING",        "14(3)",      0, "host",      False, "no phone, e-mail or address on the homepage"),
+    ("CONTACT_MISSING",        "14(3)",      0, "host",      False, "phone/fax, e-mail or postal address missing from the homepage"),
     ("LICENCE_MISMATCH",       "21",         0, "host",      False, "licensed site shows a filing number, or a licence it does not hold"),
     ("PREAPPROVAL_SUSPECTED",  "20",         0, "host",      False, "pre-approval field content without the approval on file"),
     ("IP_UNREPORTED",          "15",         0, "analyst",   True,  "a serving address no IP filing unit has reported"),
 ]
 RULES: dict[str, Rule] = {row[0]: Rule(*row) for row in _RULE_ROWS}
+#: what art. 14(3) asks a homepage to show besides the number (phone standing for phone or fax)
+CONTACT_PARTS = ("phone", "email", "address")
 
 #: pre-approval fields (``monitor.preapproval.classify``) → words the filing's pre-approval items use
 PREAPPROVAL_ITEMS: dict[str, tuple[str, ...]] = {
@@ -197,13 +199,14 @@ def _by_address(code: str, site: SiteView, cn: list[AddressInfo], domain: str | 
 
 
 def resolution_findings(site: SiteView, registry: RegistryView, addresses: Addresses,
-                        domain: str | None = None) -> list[Draft]:
+                        domain: str | None = None, ips: list[str] | None = None) -> list[Draft]:
     """UNFILED_RESOLVED: a domain with no valid filing resolves to an address in China
-    (against its registrar — the domain filing unit, art. 16(5))."""
+    (against its registrar — the domain filing unit, art. 16(5)). By default the swept domain and
+    the addresses it resolved to; ``domain`` and ``ips`` name another hop of a redirect chain."""
     domain = domain or site.domain
     if domain is None or registry.valid(domain) is not None:
         return []
-    cn = addresses.in_cn(site.host_addresses)
+    cn = addresses.in_cn(site.host_addresses if ips is None else ips)
     if not cn:
         return []
     registrar = registry.registrar(domain)
@@ -238,6 +241,20 @@ def redirect_findings(site: SiteView, registry: RegistryView, addresses: Address
                                     "final_url": site.final_url,
                                     "final_filings": [f.brief() for f in registry.covering(final)],
                                     "registrar": registrar}))
+    return out
+
+
+def hop_resolution_findings(site: SiteView, registry: RegistryView, addresses: Addresses) -> list[Draft]:
+    """UNFILED_RESOLVED for each later domain of a redirect chain (the swept one is judged by
+    :func:`resolution_findings`): every unfiled domain the chain passes through resolved, to be
+    fetched, to the address it was fetched from."""
+    out: list[Draft] = []
+    seen = {site_key(site.host)} if site.host else set()
+    for hop in site.hops:
+        if not hop.ip or site_key(hop.from_host) in seen or registry.independent(hop.from_host) is None:
+            continue
+        seen.add(site_key(hop.from_host))
+        out += resolution_findings(site, registry, addresses, domain=hop.from_host, ips=[hop.ip])
     return out
 
 
@@ -323,7 +340,9 @@ def display_findings(site: SiteView, registry: RegistryView, host: AddressInfo, 
     party, kind = host.provider, host.party_kind
 
     def add(code: str, **more: Any) -> Draft:
-        return _draft(code, site, party, "host" if kind == "provider" else kind, domain=site.domain,
+        # NUMBER_MISMATCH is the provider's (art. 42: it verified the filing); the rest the host's
+        answers = RULES[code].party_kind if kind == "provider" else kind
+        return _draft(code, site, party, answers, domain=site.domain,
                       ip=host.ip, website_number=filing.website_number, evidence={**evidence, **more})
 
     if not shown and not lookalikes:
@@ -361,13 +380,15 @@ def display_findings(site: SiteView, registry: RegistryView, host: AddressInfo, 
 
 
 def contact_findings(site: SiteView, host: AddressInfo, filing: FilingInfo) -> list[Draft]:
-    """CONTACT_MISSING: no phone/fax, e-mail or address anywhere on the homepage."""
+    """CONTACT_MISSING: the homepage lacks a phone (or fax), an e-mail or a postal address — art.
+    14(3) asks for all three ("联系电话或传真、邮箱、通信地址"); the evidence names what is missing."""
     contact = (site.page or {}).get("contact") or {}
-    if any(contact.get(k) for k in ("phone", "email", "address")):
+    missing = [part for part in CONTACT_PARTS if not contact.get(part)]
+    if not missing:
         return []
     return [_draft("CONTACT_MISSING", site, host.provider, "host" if host.party_kind == "provider" else "analyst",
                    domain=site.domain, ip=host.ip, website_number=filing.website_number,
-                   evidence={"contact": contact})]
+                   evidence={"contact": contact, "missing": missing})]
 
 
 Classifier = Callable[[str, "str | None"], list[str]]
@@ -422,7 +443,8 @@ def judge_site(site: SiteView, registry: RegistryView, addresses: Addresses,
     if category == "not_in_service":
         return resolution_findings(site, registry, addresses)
     if category == "redirect":
-        return redirect_findings(site, registry, addresses) + resolution_findings(site, registry, addresses)
+        return (redirect_findings(site, registry, addresses) + resolution_findings(site, registry, addresses)
+                + hop_resolution_findings(site, registry, addresses))
     cn = addresses.in_cn(site.serving_addresses)
     if not cn:
         return []

@@ -31,7 +31,7 @@ read it. The rules it applies, in order, for each site:
    provider/address missing from the filing's access records; the display checks
    (``NUMBER_NOT_DISPLAYED`` when hidden, only in <noscript> or absent; else ``NUMBER_MISMATCH`` /
    ``LICENCE_MISMATCH`` for the marks shown, ``NUMBER_MISPLACED`` for top/left/middle,
-   ``LINK_MISSING`` for no link, ``#`` or a look-alike host); ``CONTACT_MISSING``;
+   ``LINK_MISSING`` for no link, ``#`` or a look-alike host); ``CONTACT_MISSING`` (no contact details, or one of phone, e-mail and address missing);
    ``PREAPPROVAL_SUSPECTED`` for news/medicine/audiovisual/publishing/education content without
    that pre-approval on file. Numbers inside an image, written by script or in a fixed footer
    count as displayed (a real browser shows them); TLS-broken sites are judged by their HTTP page.
@@ -78,6 +78,13 @@ RULES: dict[str, tuple[str, int]] = {
     "PREAPPROVAL_SUSPECTED": ("20", 0),
     "IP_UNREPORTED": ("15", 0),
 }
+#: who answers for each rule; a finding whose party the registry cannot name (an address no IP
+#: filing record covers, a domain with no domain filing record) is the analyst's to attribute
+PARTY_KINDS: dict[str, str] = {
+    "UNFILED_SITE": "provider", "CANCELLED_STILL_SERVED": "provider", "BLACKLISTED_SERVED": "provider",
+    "UNFILED_REDIRECT": "registrar", "UNFILED_RESOLVED": "registrar", "NUMBER_MISMATCH": "provider",
+    "ACCESS_NOT_RECORDED": "provider", "IP_UNREPORTED": "analyst",
+}  # every other rule: the host, through the provider serving it
 MISPLACED_LAYOUTS = ("top", "left", "middle")
 NO_LINK_LAYOUTS = ("nolink", "link-hash", "link-evil")
 NOT_DISPLAYED_LAYOUTS = ("hidden", "noscript", "none")
@@ -537,6 +544,12 @@ class _Gen:
                                         "hidden", "noscript", "none", "no-contact", "psb-only"])
         if kind == "no-contact":
             return self.filed(contact=None)
+        if kind == "partial-contact":  # art. 14(3) asks for phone or fax, e-mail and address
+            site = self.filed()
+            contact = dict(site.params["contact"])
+            del contact[self.rng.choice(sorted(contact))]
+            site.params["contact"] = contact
+            return site
         if kind == "psb-only":
             return self.filed(layout="none", psb=self._psb())
         return self.filed(layout=kind)
@@ -623,6 +636,7 @@ class _Gen:
         self.unfiled(label="YUNFAN-NEW", provider="YUNFAN")
         self.filed(label="XINGHE-NEW", provider="XINGHE")
         self.defect("no-contact")
+        self.defect("partial-contact")
         self.defect("psb-only")
         self.filed(psb=self._psb())
         self.filed(https=True, tls="expired")
@@ -714,6 +728,13 @@ class _Truth:
         b = self.blocks.find(ip)
         return b.provider if b else ""
 
+    def party_kind(self, code: str, party: str, ip: str) -> str:
+        kind = PARTY_KINDS.get(code, "host")
+        if kind == "registrar":
+            return kind if party else "analyst"
+        b = self.blocks.find(ip)
+        return kind if b is not None and b.unit is not None else "analyst"
+
     def failed(self, site: Site) -> bool:
         if site.hostile or site.dns in FAILING_DNS:
             return True
@@ -750,7 +771,7 @@ class _Truth:
         def add(code: str, party: str, ip: str = ip0) -> None:
             article, points = RULES[code]
             out.append({"site": site.id, "code": code, "domain": domain, "ip": ip, "party": party,
-                        "article": article, "points": points})
+                        "party_kind": self.party_kind(code, party, ip), "article": article, "points": points})
 
         if self.failed(site):
             return out
@@ -813,7 +834,8 @@ class _Truth:
                 add("NUMBER_MISPLACED", host)
             if layout in NO_LINK_LAYOUTS:
                 add("LINK_MISSING", host)
-        if not p.get("contact"):
+        contact = p.get("contact") or {}
+        if not all(contact.get(part) for part in ("phone", "email", "address")):
             add("CONTACT_MISSING", host)
         topic = p.get("topic", "general")
         if topic in PREAPPROVAL_TOPICS and PREAPPROVAL_NAMES[topic] not in valid.preapprovals:
@@ -836,7 +858,8 @@ def ground_truth(world: World) -> dict[str, Any]:
         if b is not None and b.unit is None and b.country == "CN":
             article, points = RULES["IP_UNREPORTED"]
             findings.append({"site": None, "code": "IP_UNREPORTED", "domain": None, "ip": ip,
-                             "party": b.provider, "article": article, "points": points})
+                             "party": b.provider, "party_kind": "analyst", "article": article,
+                             "points": points})
     points = {p.code: 0 for p in world.providers if p.kind != "overseas"}
     for f in findings:
         points[f["party"]] = points.get(f["party"], 0) + f["points"]

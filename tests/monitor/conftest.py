@@ -75,7 +75,8 @@ def page(marks: list[dict[str, Any]] | None = None, *, kind: str = "site", conta
             "filing_links": links if links is not None else [
                 {"href": "https://beian.miit.gov.cn/", "host": "beian.miit.gov.cn", "kind": "current",
                  "text": m["text"], "source": "text"} for m in marks if m.get("link_kind")],
-            "contact": {"phone": ["010-12345678"] if contact else [], "email": [], "address": []},
+            "contact": {"phone": ["010-12345678"], "email": ["service@example.cn"], "address": ["北京市东城区1号"]}
+                       if contact else {"phone": [], "email": [], "address": []},
             "meta_refresh": None, "script_redirects": [], "public_security": [], "notes": [], "complete": True,
             "text": text, "lookalike_marks": lookalikes or []}
 

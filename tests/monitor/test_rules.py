@@ -20,8 +20,8 @@ from tests.monitor.conftest import mark, observation, page
 GOOD = "京ICP备2021000001号-1"
 
 
-def run(url: str, observations: list[dict[str, Any]], owners: dict[str, Owner] | None = None,
-        classify: Any = None) -> list[tuple[str, str | None, str | None, str]]:
+def judge_sites(url: str, observations: list[dict[str, Any]], owners: dict[str, Owner] | None = None,
+                classify: Any = None) -> list[Any]:
     from icpwatch.dbkit import create_engine_for
 
     engine = create_engine_for(url)
@@ -30,6 +30,12 @@ def run(url: str, observations: list[dict[str, Any]], owners: dict[str, Owner] |
     addresses = build_addresses(all_addresses(folded), registry, owners or {})
     drafts = judge(folded, registry, addresses, classify)
     engine.dispose()
+    return drafts
+
+
+def run(url: str, observations: list[dict[str, Any]], owners: dict[str, Owner] | None = None,
+        classify: Any = None) -> list[tuple[str, str | None, str | None, str]]:
+    drafts = judge_sites(url, observations, owners, classify)
     return sorted((d.code, d.domain or d.ip, d.party, d.party_kind) for d in drafts)
 
 
@@ -114,6 +120,13 @@ def test_redirect_chain_every_hop_and_filed_redirector(registry_db: str) -> None
     assert got == [("UNFILED_REDIRECT", "good.cn", "REG", "registrar"), ("UNFILED_REDIRECT", "other.cn", "REG", "registrar")]
 
 
+def test_every_unfiled_domain_a_chain_passes_through_is_unfiled_resolved(registry_db: str) -> None:
+    chain = [_hop("http://good.cn/", "http://jump.cn/"), _hop("http://jump.cn/", "http://nofile.cn/", status=302)]
+    got = run(registry_db, [observation("good.cn", chain=chain, final_url="http://nofile.cn/")])
+    assert got == [("UNFILED_REDIRECT", "good.cn", "REG", "registrar"), ("UNFILED_REDIRECT", "jump.cn", "REG", "registrar"),
+                   ("UNFILED_RESOLVED", "jump.cn", "REG", "registrar")]
+
+
 def test_redirect_to_a_filed_site_and_to_itself_over_https(registry_db: str) -> None:
     to_filed = [_hop("http://jump.cn/", "http://good.cn/")]
     upgrade = [_hop("http://good.cn/", "https://good.cn/")]
@@ -145,7 +158,8 @@ def test_display_duty(registry_db: str, marks: list[dict[str, Any]], lookalikes:
                       links: list[dict[str, Any]] | None, expected: list[str]) -> None:
     got = run(registry_db, [observation("good.cn", page_=page(marks, lookalikes=lookalikes, links=links))])
     assert [g[0] for g in got] == expected
-    assert all(g[2] == "P-CN" and g[3] == "host" for g in got)
+    # the host answers for the display, the provider for a number that is not the filing (art. 42)
+    assert all(g[2] == "P-CN" and g[3] == ("provider" if g[0] == "NUMBER_MISMATCH" else "host") for g in got)
 
 
 @pytest.mark.parametrize("marks,expected", [
@@ -163,6 +177,16 @@ def test_contact_and_access_records(registry_db: str) -> None:
                             observation("other.cn", line=2, ip="127.9.1.7", page_=page([mark("京ICP备2021000001号-2")]))])
     assert got == [("ACCESS_NOT_RECORDED", "other.cn", "P-CN2", "provider"),
                    ("CONTACT_MISSING", "good.cn", "P-CN", "host")]
+
+
+@pytest.mark.parametrize("missing", [["phone"], ["email"], ["address"], ["email", "address"]])
+def test_contact_missing_names_each_missing_part(registry_db: str, missing: list[str]) -> None:
+    shown = page([mark(GOOD)])
+    for part in missing:
+        shown["contact"][part] = []
+    drafts = [d for d in judge_sites(registry_db, [observation("good.cn", page_=shown)])
+              if d.code == "CONTACT_MISSING"]
+    assert len(drafts) == 1 and drafts[0].evidence["missing"] == missing
 
 
 def test_preapproval_only_without_approval_on_file(registry_db: str) -> None:

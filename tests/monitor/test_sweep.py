@@ -85,13 +85,16 @@ def served(tmp_path_factory: pytest.TempPathFactory):
                     key=key, info=info)
 
 
-def _key(code: str, domain: str | None, ip: str | None, party: str | None) -> tuple[str, str | None, str | None]:
-    return (code, domain or ip, party)
+def _key(code: str, domain: str | None, ip: str | None, party: str | None,
+         party_kind: str) -> tuple[str, str | None, str | None, str]:
+    return (code, domain or ip, party, party_kind)
 
 
 def test_every_truth_finding_is_raised_and_nothing_else(served: World) -> None:
-    expected = {_key(f["code"], f["domain"], f["ip"], f["party"]): f for f in served.truth["findings"]}
-    got = {_key(f["code"], f["domain"], f["ip"], f["provider"]): f for f in served.first["findings"]}
+    expected = {_key(f["code"], f["domain"], f["ip"], f["party"], f["party_kind"]): f
+                for f in served.truth["findings"]}
+    got = {_key(f["code"], f["domain"], f["ip"], f["provider"], f["party_kind"]): f
+           for f in served.first["findings"]}
     missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
     recall = 1 - len(missing) / len(expected)
     precision = 1 - len(extra) / len(got)
