@@ -16,6 +16,8 @@ from icpwatch.demo import demo
 from monitor.cli import findings, scope, sweep
 from monitor.schedule_cli import monitor, schedule
 from registry.cli import registry
+from registry.ledger.cli import ledger
+from registry.workflows.cli import filing
 from sandbox.cli import world
 from registry.protection import install_masking
 
@@ -39,5 +41,5 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-for command in (registry, world, crawl, sweep, findings, scope, schedule, monitor, demo):
+for command in (registry, world, crawl, sweep, findings, scope, schedule, monitor, demo, ledger, filing):
     main.add_command(command)

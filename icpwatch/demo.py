@@ -17,7 +17,7 @@ import os
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +59,20 @@ def _serve(spec: Path, state: Path, timeout: float = 120) -> tuple[subprocess.Po
     return server, json.loads(ready.read_text())
 
 
-def _points(findings: list[dict[str, Any]]) -> dict[str, int]:
-    points: dict[str, int] = defaultdict(int)
-    for finding in findings:
-        if finding["status"] == "verified" and finding["provider"] and finding["points"]:
-            points[finding["provider"]] += finding["points"]
-    return dict(sorted(points.items(), key=lambda item: (-item[1], item[0])))
+def _points(db_url: str) -> dict[str, int]:
+    """This cycle's points per assessment object, as the scoring ledger recorded the verifications."""
+    from datetime import datetime, timezone
+
+    from registry.ledger import Ledger
+    from registry.ledger.standing import china_date
+    from registry.store import open_store
+
+    store = open_store(db_url)
+    try:
+        year = china_date(datetime.now(timezone.utc)).year
+        return {s.code: s.points for s in Ledger(store).standings(year) if s.points}
+    finally:
+        store.dispose()
 
 
 def run_demo(workdir: Path, *, sites: int | None, seed: int) -> dict[str, Any]:
@@ -131,7 +139,7 @@ def run_demo(workdir: Path, *, sites: int | None, seed: int) -> dict[str, Any]:
         "findings": len(findings),
         "by_code": dict(sorted(Counter(f["code"] for f in findings).items())),
         "verified": {"count": len(verified), "by": DEMO_REVIEWER, "reason": DEMO_REASON},
-        "points_by_party": _points(findings),
+        "points_by_party": _points(db_url),
         "seconds": round(time.monotonic() - started, 1),
     }
 

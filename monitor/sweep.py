@@ -30,6 +30,7 @@ from icpwatch.dbkit import create_engine_for
 
 from .models import Finding, Sighting, Sweep, utcnow
 from .observations import Folded, fold
+from .orders import close_resolved
 from .ownership import Owner, from_observation, origin_owners
 from .registryview import RegistryView
 from .rules import Addresses, Draft, build_addresses, judge
@@ -219,7 +220,8 @@ def run_sweep(db_url: str, selection: Selection, options: SweepOptions | None = 
     document = {"sweep_id": sweep_id, "scope_key": resolved.scope_key, "crawl_run_id": run_id,
                 "render": {"policy": options.render, "available": False},
                 "counts": folded.counts, "summary": summary, "unknown": unknown, "findings": findings,
-                "notes": list(dict.fromkeys(notes))}
+                "notes": list(dict.fromkeys(notes)),
+                "orders_closed": close_resolved(engine, sweep_id, folded, drafts)}
     thread = None
     if alert_targets:
         new = [f for f in findings if f["new"]]

@@ -16,7 +16,9 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from .models import Finding, Sighting, utcnow
+from .orders import apply_decision
 from .store import MonitorStore
+from .scoring import score_findings
 
 DECISIONS = {"verify": "verified", "dismiss": "dismissed"}
 
@@ -65,4 +67,6 @@ def decide(engine: Engine, decision: str, *, ids: Sequence[int] = (), sweep_id: 
                 continue
             f.status, f.decided_by, f.decided_at, f.reason = status, by.strip(), now, reason.strip()
             result.changed.append(f.id)
+    score_findings(engine, result.changed)  # the ledger follows the committed decision
+    apply_decision(engine, status, result.changed + result.unchanged)  # and the orders (monitor.orders)
     return result

@@ -2,6 +2,8 @@
 
 from icpwatch.dbkit import run_migrations
 from registry.models import Base
+import registry.ledger.models  # noqa: F401
+import registry.workflows.models  # noqa: F401
 
 VERSION_TABLE = "registry_alembic_version"
 
