@@ -27,6 +27,16 @@ ICPWATCH_PROGRESS              "auto" (rich on a terminal, log lines otherwise),
 ICPWATCH_PROGRESS_INTERVAL     seconds between plain progress lines (10)
 ICPWATCH_CONTACT_URL           contact URL named in the User-Agent
 ICPWATCH_MAX_HEADER_BYTES      response headers larger than this are a protocol_error (256 KiB)
+ICPWATCH_CHROMIUM              Chromium executable for the rendered check (None: chromium on PATH)
+ICPWATCH_RENDER_DEADLINE       seconds one rendered page may take; after it the page is unknown (20)
+ICPWATCH_RENDER_SETTLE         longest wait after load for script changes and redirects (3)
+ICPWATCH_RENDER_BLOCK_MEDIA    fetch no images, media, fonts (a page needing OCR is rendered again)
+ICPWATCH_RENDER_RECYCLE_AFTER  pages per Chromium process before it is replaced (500)
+ICPWATCH_RENDER_CONCURRENCY    pages rendered at once (6)
+ICPWATCH_DISPLAY_BOTTOM_PX     "bottom": at most max(this, BOTTOM_FRACTION x page height) below (300)
+ICPWATCH_DISPLAY_BOTTOM_FRACTION  see ICPWATCH_DISPLAY_BOTTOM_PX (0.15)
+ICPWATCH_DISPLAY_CENTRE_FRACTION  "centred": box or line centre within this x page width (0.10)
+ICPWATCH_DISPLAY_LINK_GAP_PX   "link": a filing-system link starting within this below the mark (80)
 =============================  =====================================================================
 """
 
@@ -126,3 +136,15 @@ ICPWATCH_BATCH_SIZE = 500
 ICPWATCH_BATCH_SECONDS = 2.0
 ICPWATCH_PROGRESS = "auto"
 ICPWATCH_PROGRESS_INTERVAL = 10.0
+
+# ---- the rendered display check (crawler.render; DESIGN.md §2 "Bottom centre, made measurable") --
+ICPWATCH_CHROMIUM = None
+ICPWATCH_RENDER_DEADLINE = 20.0
+ICPWATCH_RENDER_SETTLE = 3.0
+ICPWATCH_RENDER_BLOCK_MEDIA = False
+ICPWATCH_RENDER_RECYCLE_AFTER = 500
+ICPWATCH_RENDER_CONCURRENCY = 6
+ICPWATCH_DISPLAY_BOTTOM_PX = 300
+ICPWATCH_DISPLAY_BOTTOM_FRACTION = 0.15
+ICPWATCH_DISPLAY_CENTRE_FRACTION = 0.10
+ICPWATCH_DISPLAY_LINK_GAP_PX = 80

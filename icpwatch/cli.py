@@ -12,6 +12,7 @@ import click
 
 from icpwatch import __version__
 from crawler.cli import crawl
+from crawler.inspect_cli import inspect
 from icpwatch.demo import demo
 from monitor.cli import findings, scope, sweep
 from monitor.schedule_cli import monitor, schedule
@@ -41,5 +42,5 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-for command in (registry, world, crawl, sweep, findings, scope, schedule, monitor, demo, ledger, filing):
+for command in (registry, world, crawl, inspect, sweep, findings, scope, schedule, monitor, demo, ledger, filing):
     main.add_command(command)

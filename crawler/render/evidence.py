@@ -1,0 +1,120 @@
+"""The evidence of one rendered page: what an analyst shows the site's owner.
+
+* ``bottom.png`` — the bottom of the page as a visitor at 1366×768 sees it when scrolled to the
+  end (the lowest 320 px of the screen, or down from the judged mark when it sits higher in the
+  last screen), with the judged mark outlined in red (when it is there);
+* ``mark.png`` — when the judged mark is elsewhere (a misplaced number), the area around it,
+  outlined;
+* ``page.html`` — the HTML as served, byte for byte, and ``measurements.json`` — every measured
+  value and threshold;
+* SHA-256 of the served HTML, of the rendered DOM and of each screenshot, so the files can be
+  shown to be the ones the check produced.
+
+Without an evidence directory the screenshots are still taken and hashed (the hash is the
+record), but nothing is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Evidence", "evidence_slug", "write_evidence"]
+
+_SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
+#: height of the bottom-of-page screenshot (more when the judged mark sits higher in the last screen)
+BOTTOM_PX = 320
+
+_OUTLINE_JS = """(box) => {
+  document.querySelectorAll('[data-icpwatch-outline]').forEach((e) => e.remove());
+  if (!box) return;
+  const d = document.createElement('div');
+  d.setAttribute('data-icpwatch-outline', '');
+  const pad = 4;
+  Object.assign(d.style, {position: box.fixed ? 'fixed' : 'absolute', left: (box.left - pad) + 'px',
+    top: (box.top - pad) + 'px', width: (box.width + 2 * pad) + 'px', height: (box.height + 2 * pad) + 'px',
+    border: '3px solid #e00', boxSizing: 'border-box', zIndex: 2147483647, pointerEvents: 'none'});
+  document.documentElement.appendChild(d);
+}"""
+
+
+@dataclass
+class Evidence:
+    target: str
+    final_url: str
+    html: bytes
+    judged: dict[str, Any] | None
+    measurements: dict[str, Any]
+
+
+def evidence_slug(target: str) -> str:
+    """A directory name for ``target``: readable, safe, and unique by a short hash."""
+    readable = _SLUG_RE.sub("_", re.sub(r"^[a-z]+://", "", target))[:80].strip("_.") or "page"
+    return f"{readable}-{hashlib.sha256(target.encode()).hexdigest()[:10]}"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def write_evidence(page: Any, ev: Evidence, directory: Path | None) -> dict[str, Any]:
+    """Take the screenshots and hashes of ``page`` (already measured); write them under
+    ``directory/<slug>/`` when a directory is given. Returns the evidence document."""
+    box = (ev.judged or {}).get("box")
+    fixed = (ev.judged or {}).get("fixed")
+    size = await page.evaluate("() => [document.documentElement.scrollHeight, window.innerHeight]")
+    height, vh = size
+    outline = None
+    if box:
+        outline = dict(box)
+        if fixed:  # measured at scroll 0: its viewport position is its page position
+            outline["fixed"] = True
+    await page.evaluate(_OUTLINE_JS, outline)
+    await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    # The lowest BOTTOM_PX of the viewport: the footer a visitor sees, and a fraction of the
+    # encoding cost of the whole viewport (this runs for every page of a sweep).
+    clip = {"x": 0, "y": max(0, vh - BOTTOM_PX), "width": await page.evaluate("() => window.innerWidth"),
+            "height": min(BOTTOM_PX, vh)}
+    if box and (fixed or box["bottom"] >= height - vh) and not fixed:
+        mark_top = box["top"] - (height - vh)  # where the mark sits in the scrolled viewport
+        clip["y"] = max(0, min(clip["y"], mark_top - 40))
+        clip["height"] = vh - clip["y"]
+    bottom = await page.screenshot(type="png", clip=clip, animations="disabled", caret="hide")
+    shots = {"screenshot": bottom}
+    in_bottom = bool(box) and (fixed or box["bottom"] >= height - vh)
+    if box and not in_bottom:
+        top = max(0.0, box["top"] - 120)
+        clip = {"x": 0, "y": top, "width": 1366, "height": min(360.0, height - top)}
+        shots["mark_screenshot"] = await page.screenshot(type="png", full_page=True, clip=clip,
+                                                         animations="disabled", caret="hide")
+    dom = (await page.content()).encode("utf-8")
+    doc: dict[str, Any] = {
+        "final_url": ev.final_url,
+        "html_sha256": _sha(ev.html), "html_bytes": len(ev.html),
+        "dom_sha256": _sha(dom),
+        "screenshot_sha256": _sha(bottom),
+        "outlined": bool(box),
+        "screenshot": None,
+    }
+    if "mark_screenshot" in shots:
+        doc["mark_screenshot_sha256"] = _sha(shots["mark_screenshot"])
+        doc["mark_screenshot"] = None
+    if directory is not None:
+        where = Path(directory) / evidence_slug(ev.target)
+        where.mkdir(parents=True, exist_ok=True)
+        (where / "bottom.png").write_bytes(bottom)
+        doc["screenshot"] = str(where / "bottom.png")
+        if "mark_screenshot" in shots:
+            (where / "mark.png").write_bytes(shots["mark_screenshot"])
+            doc["mark_screenshot"] = str(where / "mark.png")
+        (where / "page.html").write_bytes(ev.html)
+        (where / "measurements.json").write_text(
+            json.dumps({"target": ev.target, "final_url": ev.final_url, **ev.measurements},
+                       ensure_ascii=False, indent=1), encoding="utf-8")
+        doc["html"] = str(where / "page.html")
+        doc["measurements"] = str(where / "measurements.json")
+    return doc
