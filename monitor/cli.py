@@ -59,8 +59,13 @@ def _findings_table(title: str, rows: list[dict[str, Any]]) -> Any:
 @click.option("--scope", "scope_name", default=None, metavar="NAME", help="A saved scope (icpwatch scope add).")
 @click.option("--resolver", default=None, metavar="HOST[:PORT]", help="DNS server to ask (default: the system's).")
 @click.option("--allow-private", is_flag=True, help="Permit loopback and private targets (refused by default).")
-@click.option("--render", type=click.Choice(["none", "uncertain", "filed", "all"]), default="none", show_default=True,
-              help="Which sites to check in a real browser (recorded; rendering is not available yet).")
+@click.option("--render", default="none", show_default=True, metavar="POLICY",
+              help="Which sites to check in Chromium after the crawl: none, uncertain (filed sites whose static "
+                   "display estimate is unsure or raised a display finding), filed, all, or sample:N "
+                   "(N % of filed sites, the same ones every sweep).")
+@click.option("--evidence-dir", type=click.Path(file_okay=False), default=None,
+              help="Where rendered evidence (screenshots, served HTML, measurements) is written "
+                   "(default: evidence/ next to an SQLite store, else ./icpwatch-evidence).")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="PEM file of the CAs to trust (default: the system's trust store).")
 @click.option("--rdap", default=None, metavar="URL", help="RDAP base URL for address owners (default: the real registries).")
@@ -74,14 +79,17 @@ def _findings_table(title: str, rows: list[dict[str, Any]]) -> Any:
 @db_option
 @json_option
 def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces: tuple[str, ...],
-          scope_name: str | None, resolver: str | None, allow_private: bool, render: str, ca_file: Path | None,
+          scope_name: str | None, resolver: str | None, allow_private: bool, render: str,
+          evidence_dir: str | None, ca_file: Path | None,
           rdap: str | None, no_ownership: bool, cidr_cap: int, alerts: tuple[str, ...], created_by: str | None,
           crawl_run: str | None, db_url: str, as_json: bool) -> None:
     """Sweep targets: crawl them, judge what was seen against the registry, store the findings.
 
     A target whose crawl failed (DNS, timeout, TLS, refused…) is listed as unknown and raises
     nothing. Findings are suspected until verified (icpwatch findings verify). Display findings
-    are static estimates until rendering lands (--render is recorded).
+    come from the rendered check for the sites --render picks (Chromium, bottom centre measured),
+    and are static estimates from the page source for the others; a render that failed leaves
+    the estimate and is listed.
     """
     from crawler.targets import TargetError
 
@@ -90,7 +98,7 @@ def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces
 
     selection = Selection(files=[str(f) for f in targets_files], providers=list(providers),
                           provinces=list(provinces), scope=scope_name)
-    options = SweepOptions(resolver=resolver, allow_private=allow_private, render=render,
+    options = SweepOptions(resolver=resolver, allow_private=allow_private, render=render, evidence_dir=evidence_dir,
                            ca_file=str(ca_file) if ca_file else None, rdap=rdap, ownership=not no_ownership,
                            cidr_cap=cidr_cap, alerts=list(alerts), created_by=created_by, crawl_run=crawl_run)
     try:
@@ -139,6 +147,12 @@ def _print_sweep(doc: dict[str, Any]) -> None:
     console.print(f"{s['targets']} targets, {s['sites_judged']} sites judged, {s['unknown']} unknown, "
                   f"{s['findings']} findings ({s['new']} new)")
     console.print(by_code_table(s["by_code"]))
+    r = doc.get("render") or {}
+    if r.get("policy", "none") != "none" and r.get("available"):
+        console.print(f"rendered ({r['policy']}): {r['rendered']} of {r['selected']} sites in {r['seconds']} s, "
+                      f"{r['failed']} failed (static estimate kept)")
+        for f in r.get("failures") or []:
+            console.print(f"  [yellow]render failed:[/yellow] {f['url']}: {f['status']} {f.get('error') or ''}")
     for note in doc.get("notes") or []:
         console.print(f"[yellow]note:[/yellow] {note}")
 

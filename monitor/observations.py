@@ -74,6 +74,8 @@ class SiteView:
     hops: list[Hop] = field(default_factory=list)
     page: dict[str, Any] | None = None
     observation: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: the rendered check's document when the sweep rendered this site (``monitor.render``)
+    render: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def domain(self) -> str | None:

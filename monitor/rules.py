@@ -22,8 +22,8 @@ What a sweep concludes, in order, per site (DESIGN.md §2 and the issue):
 5. **A website in service** — BLACKLISTED_SERVED, UNFILED_SITE, CANCELLED_STILL_SERVED (one per
    serving address, against the provider whose IP filing record covers it), UNFILED_RESOLVED; with
    a valid filing ACCESS_NOT_RECORDED, the display duty (NUMBER_NOT_DISPLAYED, NUMBER_MISMATCH,
-   LICENCE_MISMATCH, NUMBER_MISPLACED, LINK_MISSING — static estimates, the rendered check refines
-   them later), CONTACT_MISSING and PREAPPROVAL_SUSPECTED.
+   LICENCE_MISMATCH, NUMBER_MISPLACED, LINK_MISSING — from the rendered check where the sweep
+   rendered the site, else static estimates), CONTACT_MISSING and PREAPPROVAL_SUSPECTED.
 6. **IP_UNREPORTED** once per serving address in China that no IP filing record covers.
 
 Where the registry cannot attribute an address (no IP filing record covers it), the finding's
@@ -87,6 +87,8 @@ PREAPPROVAL_ITEMS: dict[str, tuple[str, ...]] = {
     "culture": ("文化",),
 }
 ICP_KINDS = ("website_filing", "subject_filing", "app_filing", "licence")
+#: the findings the rendered check refines (the placement and visibility of the number)
+DISPLAY_CODES = ("NUMBER_NOT_DISPLAYED", "NUMBER_MISPLACED", "LINK_MISSING")
 
 
 @dataclass
@@ -321,22 +323,61 @@ def mismatch_reason(number: str, kind: str, filing: FilingInfo, registry: Regist
     return "unknown to the registry"
 
 
-def display_findings(site: SiteView, registry: RegistryView, host: AddressInfo, filing: FilingInfo) -> list[Draft]:
-    """The display duty (art. 14(3), 14(4), 21), estimated from the static page.
+def rendered_display(site: SiteView) -> dict[str, Any] | None:
+    """The site's rendered document when the display rules may use it: the render completed with
+    a verdict, the browser did not garble the page's charset (that is no layout defect), and no
+    image that may hold the number went unread. Otherwise the static estimate stands."""
+    doc = site.render
+    if not doc or doc.get("status") != "ok" or not doc.get("display"):
+        return None
+    display = doc["display"]
+    if display.get("charset_garbled"):
+        return None
+    if display.get("verdict") == "no_mark" and any(str(n).startswith("images not read") for n in doc.get("notes") or []):
+        return None
+    return doc
 
-    A mark counts as shown when it is visible text, an image's alt text or written by a script
-    (a browser shows those); hidden, <noscript> or tooltip-only marks do not. A filing-system
-    link around an image with no readable mark is left unknown (the number may be drawn in the
-    image): no finding until the rendered check reads it.
+
+def display_findings(site: SiteView, registry: RegistryView, host: AddressInfo, filing: FilingInfo) -> list[Draft]:
+    """The display duty (art. 14(3), 14(4), 21): from the rendered check when the sweep rendered
+    the site (:func:`rendered_display`), else estimated from the static page.
+
+    Rendered: a mark counts as shown when the browser showed it (visible text, or read by OCR
+    from an image); placement and link are the measured verdict's (DESIGN.md §2 "Bottom centre,
+    made measurable"). Static: a mark counts as shown when it is visible text, an image's alt text
+    or written by a script (a browser shows those); hidden, <noscript> or tooltip-only marks do
+    not. Either way a filing-system link around an image with no readable mark is left unknown
+    (the number may be drawn in the image): no finding.
     """
     page = site.page or {}
-    marks = [m for m in page.get("marks") or [] if m.get("kind") in ICP_KINDS]
-    shown = [m for m in marks if m.get("displayed") is not False]
     lookalikes = list(page.get("lookalike_marks") or [])
     links = page.get("filing_links") or []
-    evidence = {"filing": filing.brief(), "marks": [{k: m.get(k) for k in ("text", "number", "kind", "source",
-                "displayed", "in_footer", "centred", "link_kind", "evidence")} for m in marks],
-                "lookalike_marks": lookalikes, "filing_links": links}
+    rendered = rendered_display(site)
+    if rendered is None:
+        marks = [m for m in page.get("marks") or [] if m.get("kind") in ICP_KINDS]
+        shown = [m for m in marks if m.get("displayed") is not False]
+        misplaced = bool(shown) and all(m.get("in_footer") is False or m.get("centred") is False for m in shown)
+        unlinked = bool(shown) and not any(m.get("link_kind") for m in shown)
+        placement: dict[str, Any] = {"placement": [{"number": m.get("number"), "in_footer": m.get("in_footer"),
+                                                    "centred": m.get("centred")} for m in shown]}
+        evidence = {"display_source": "static estimate", "filing": filing.brief(),
+                    "marks": [{k: m.get(k) for k in ("text", "number", "kind", "source", "displayed", "in_footer",
+                                                     "centred", "link_kind", "evidence")} for m in marks],
+                    "lookalike_marks": lookalikes, "filing_links": links}
+        if site.render is not None:  # rendered, but not usable: say why the estimate stands
+            evidence["render"] = {"status": site.render.get("status"), "error": site.render.get("error"),
+                                  "display": site.render.get("display"), "notes": site.render.get("notes")}
+    else:
+        display = rendered["display"]
+        marks = [m for m in rendered.get("marks") or [] if m.get("kind") in ICP_KINDS]
+        shown = [m for m in marks if m.get("visible")]
+        misplaced = display.get("verdict") == "misplaced"
+        unlinked = bool(shown) and not display.get("link")
+        placement = {"placement": {k: display.get(k) for k in ("number", "bottom", "centred", "why")}}
+        evidence = {"display_source": "rendered", "filing": filing.brief(), "marks": marks,
+                    "lookalike_marks": lookalikes, "filing_links": links,
+                    "rendered": {k: rendered.get(k) for k in ("final_url", "display", "measurements", "evidence",
+                                                               "notes")}}
     party, kind = host.provider, host.party_kind
 
     def add(code: str, **more: Any) -> Draft:
@@ -371,11 +412,11 @@ def display_findings(site: SiteView, registry: RegistryView, host: AddressInfo, 
             out.append(add("NUMBER_MISMATCH", shown=wrong_numbers, expected=filing.website_number))
         elif not numbers:
             out.append(add("NUMBER_NOT_DISPLAYED", why="only a licence is shown, no filing number"))
-    if shown and all(m.get("in_footer") is False or m.get("centred") is False for m in shown):
-        out.append(add("NUMBER_MISPLACED", placement=[{"number": m.get("number"), "in_footer": m.get("in_footer"),
-                                                       "centred": m.get("centred")} for m in shown]))
-    if shown and not any(m.get("link_kind") for m in shown):
-        out.append(add("LINK_MISSING", links=[m.get("link_href") for m in shown]))
+    if misplaced:
+        out.append(add("NUMBER_MISPLACED", **placement))
+    if unlinked:
+        out.append(add("LINK_MISSING", links=[m.get("link_href") for m in shown] if rendered is None
+                       else [rendered["display"].get("link_href")]))
     return out
 
 

@@ -66,16 +66,28 @@ def schedule() -> None:
 @click.option("--alert", multiple=True, metavar="[CHANNEL=]URL",
               help="Sweep: where to send new findings: dingtalk=URL, wecom=URL, feishu=URL, webhook=URL, a bare "
                    "URL, or CHANNEL=env:NAME to read it from the environment (repeatable).")
+@click.option("--render", metavar="POLICY",
+              help="Sweep: which sites to check in Chromium: none, uncertain, filed, all or sample:N.")
+@click.option("--evidence-dir", type=click.Path(file_okay=False, resolve_path=True),
+              help="Sweep: where rendered evidence is written (stored as an absolute path).")
 @db_option
 @json_option
 def add(name: str, cron: str | None, every: int | None, tz: str, targets: str | None, provider: tuple[str, ...],
         province: tuple[str, ...], scope: str | None, resolver: str | None, allow_private: bool,
-        ca_file: str | None, alert: tuple[str, ...], db_url: str, as_json: bool) -> None:
+        ca_file: str | None, alert: tuple[str, ...], render: str | None, evidence_dir: str | None, db_url: str,
+        as_json: bool) -> None:
     """Add the schedule NAME: the sweep with these options, run on --cron."""
     if (cron is None) == (every is None):
         fail("give exactly one of --cron EXPRESSION or --every SECONDS")
     if not (targets or provider or province or scope):
         fail("a scheduled sweep needs something to sweep: --targets, --provider, --province or --scope")
+    if render is not None:
+        from .render import RenderPolicyError, parse_policy
+
+        try:
+            render = str(parse_policy(render))
+        except RenderPolicyError as exc:
+            fail(str(exc))
     for value in alert:
         if "env:" not in value:
             try:
@@ -85,6 +97,7 @@ def add(name: str, cron: str | None, every: int | None, tz: str, targets: str | 
     options: dict[str, Any] = {k: v for k, v in {
         "targets": targets, "provider": list(provider), "province": list(province), "scope": scope,
         "resolver": resolver, "allow_private": allow_private, "ca_file": ca_file, "alert": list(alert),
+        "render": render, "evidence_dir": evidence_dir,
     }.items() if v not in (None, [], False)}
     engine = _engine(db_url)
     try:

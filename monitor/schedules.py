@@ -67,6 +67,7 @@ UNFINISHED = ("claimed", "running")
 SWEEP_OPTIONS: dict[str, str] = {
     "targets": "--targets", "provider": "--provider", "province": "--province", "scope": "--scope",
     "resolver": "--resolver", "allow_private": "--allow-private", "ca_file": "--ca-file", "alert": "--alert",
+    "render": "--render", "evidence_dir": "--evidence-dir",
 }
 DEFAULT_COMMAND: tuple[str, ...] = (sys.executable, "-m", "icpwatch", "sweep")
 

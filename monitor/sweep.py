@@ -7,6 +7,9 @@
 3. the run's observations folded per site (``monitor.observations``), the registry loaded once
    (``monitor.registryview``), each address placed (IP filing record, else its owner), and the
    rules applied (``monitor.rules``);
+3a. with ``--render POLICY``, the sites the policy picks rendered in Chromium after the crawl
+   (``monitor.render``), their results stored and folded in, and the rules applied again — the
+   display findings then come from the rendered check where there is one;
 4. findings upserted by fingerprint — the same violation in a later sweep is one finding with one
    more sighting — and the sweep's counts: observations by status, DNS failures by kind, the
    unknown targets, findings by code;
@@ -33,14 +36,25 @@ from .observations import Folded, fold
 from .orders import close_resolved
 from .ownership import Owner, from_observation, origin_owners
 from .registryview import RegistryView
+from .render import (
+    POLICIES,
+    RenderPolicyError,
+    RenderStage,
+    attach,
+    parse_policy,
+    render_options,
+    run_render_stage,
+    select_sites,
+)
 from .rules import Addresses, Draft, build_addresses, judge
 from .store import MonitorStore
 from .targets import Resolved, Selection, resolve
 
 logger = logging.getLogger(__name__)
 
-RENDER_POLICIES = ("none", "uncertain", "filed", "all")
-RENDER_NOTE = "rendering is not available yet: display findings are static estimates from the page source"
+RENDER_POLICIES = POLICIES
+RENDER_NOTE = ("rendering was asked for but no browser is available ({why}): display findings are static "
+               "estimates from the page source")
 
 
 class SweepError(RuntimeError):
@@ -51,7 +65,8 @@ class SweepError(RuntimeError):
 class SweepOptions:
     resolver: str | None = None
     allow_private: bool = False
-    render: str = "none"
+    render: str = "none"                  # monitor.render.POLICIES
+    evidence_dir: str | None = None       # rendered evidence (default: next to the store)
     ca_file: str | None = None
     rdap: str | None = None
     ownership: bool = True
@@ -170,8 +185,12 @@ def run_sweep(db_url: str, selection: Selection, options: SweepOptions | None = 
               engine: Engine | None = None) -> SweepResult:
     """Run one sweep end to end; see the module docstring."""
     options = options or SweepOptions()
-    if options.render not in RENDER_POLICIES:
-        raise SweepError(f"--render {options.render!r}: expected one of {', '.join(RENDER_POLICIES)}")
+    try:
+        policy = parse_policy(options.render)
+        if policy.name != "none":
+            render_options(options.crawl_settings)  # a bad ICPWATCH_RENDER_* value fails before the crawl
+    except RenderPolicyError as exc:
+        raise SweepError(str(exc)) from None
     alert_targets = _parse_alerts(options.alerts)
     engine = engine or create_engine_for(db_url)
     from registry.store import Store
@@ -189,7 +208,15 @@ def run_sweep(db_url: str, selection: Selection, options: SweepOptions | None = 
         run_id = options.crawl_run or _crawl(db_url, resolved.lines, options)
         with store.session() as s:
             s.get(Sweep, sweep_id).crawl_run_id = run_id  # type: ignore[union-attr]
-        folded, addresses, drafts = judge_run(engine, run_id, resolver=options.resolver, ownership=options.ownership)
+        registry = RegistryView.load(engine)
+        folded, addresses, drafts = judge_run(engine, run_id, resolver=options.resolver, ownership=options.ownership,
+                                              registry=registry)
+        stage = run_render_stage(engine, sweep_id, select_sites(folded, registry, drafts, policy), policy,
+                                 db_url=db_url, resolver=options.resolver, allow_private=options.allow_private,
+                                 ca_file=options.ca_file, evidence_dir=options.evidence_dir,
+                                 settings=options.crawl_settings)
+        if attach(folded, stage.documents):
+            drafts = judge(folded, registry, addresses, _classifier())
         stored = store_findings(store, sweep_id, drafts)
     except BaseException as exc:
         with store.session() as s:
@@ -215,10 +242,10 @@ def run_sweep(db_url: str, selection: Selection, options: SweepOptions | None = 
         row = s.get(Sweep, sweep_id)
         assert row is not None
         row.status, row.finished_at = "finished", utcnow()
-        row.counts = {**folded.counts, "summary": summary}
-    notes = [RENDER_NOTE]
+        row.counts = {**folded.counts, "summary": summary, "render": _render_counts(stage)}
+    notes = [RENDER_NOTE.format(why=stage.unavailable_reason)] if not stage.available and policy.name != "none" else []
     document = {"sweep_id": sweep_id, "scope_key": resolved.scope_key, "crawl_run_id": run_id,
-                "render": {"policy": options.render, "available": False},
+                "render": stage.summary(),
                 "counts": folded.counts, "summary": summary, "unknown": unknown, "findings": findings,
                 "notes": list(dict.fromkeys(notes)),
                 "orders_closed": close_resolved(engine, sweep_id, folded, drafts)}
@@ -227,6 +254,10 @@ def run_sweep(db_url: str, selection: Selection, options: SweepOptions | None = 
         new = [f for f in findings if f["new"]]
         thread = _alert(engine, sweep_id, summary, new, alert_targets, document)
     return SweepResult(document, thread)
+
+
+def _render_counts(stage: RenderStage) -> dict[str, Any]:
+    return {k: v for k, v in stage.summary().items() if k not in ("failures", "kept_static")}
 
 
 def _crawl(db_url: str, lines: list[str], options: SweepOptions) -> str:

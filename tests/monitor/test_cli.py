@@ -43,8 +43,10 @@ def crawled(registry_db: str, tmp_path: Path) -> tuple[str, Path]:
     return registry_db, targets
 
 
-def test_sweep_of_a_stored_run_prints_one_json_document(crawled: tuple[str, Path]) -> None:
+def test_sweep_of_a_stored_run_prints_one_json_document(crawled: tuple[str, Path], tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     db, targets = crawled
+    monkeypatch.setenv("ICPWATCH_CHROMIUM", str(tmp_path / "no-such-chromium"))  # rendering asked, no browser
     doc = as_json(invoke(sweep, "--targets", str(targets), "--run", "r1", "--no-ownership", "--render", "filed",
                          "--db", db, "--json"))
     assert doc["counts"] == {"dns_error": 1, "ok": 2, "dns": {"nxdomain": 1}}
@@ -53,12 +55,14 @@ def test_sweep_of_a_stored_run_prints_one_json_document(crawled: tuple[str, Path
     assert got == [("LINK_MISSING", "good.cn", "P-CN", "host"), ("UNFILED_RESOLVED", "nofile.cn", "REG", "registrar"),
                    ("UNFILED_SITE", "nofile.cn", "P-CN", "provider")]
     assert all(f["new"] and f["status"] == "suspected" and f["target"] in ("good.cn", "nofile.cn") for f in doc["findings"])
-    assert doc["render"] == {"policy": "filed", "available": False}
+    assert doc["render"]["policy"] == "filed" and doc["render"]["available"] is False
+    assert doc["render"]["rendered"] == 0 and any("no browser is available" in n for n in doc["notes"])
     again = as_json(invoke(sweep, "--targets", str(targets), "--run", "r1", "--no-ownership", "--db", db, "--json"))
     assert [f["id"] for f in again["findings"]] == [f["id"] for f in doc["findings"]]
     assert not any(f["new"] for f in again["findings"])
-    table = invoke(sweep, "--targets", str(targets), "--run", "r1", "--no-ownership", "--db", db)
-    assert table.exit_code == 0 and "findings by rule" in table.stdout and "not available yet" in table.stdout
+    table = invoke(sweep, "--targets", str(targets), "--run", "r1", "--no-ownership", "--render", "filed", "--db", db)
+    assert table.exit_code == 0 and "findings by rule" in table.stdout
+    assert "no browser is available" in " ".join(table.stdout.split())
 
 
 def test_findings_list_show_verify_dismiss(crawled: tuple[str, Path]) -> None:

@@ -126,7 +126,8 @@ def test_sweep_json_document_shape(served: World) -> None:
     assert ip_only and all(f["ip"] for f in ip_only)
     unreported = [f for f in doc["findings"] if f["code"] == "IP_UNREPORTED"]
     assert unreported and all(f["party_kind"] == "analyst" for f in unreported)
-    assert any("rendering is not available" in n for n in doc["notes"])
+    assert doc["render"]["policy"] == "none" and doc["render"]["rendered"] == 0  # the default renders nothing
+    assert not any("no browser" in n for n in doc["notes"])
 
 
 def test_second_sweep_sees_the_same_findings_again(served: World) -> None:
