@@ -21,6 +21,7 @@ from registry.ledger.cli import ledger
 from registry.workflows.cli import filing
 from sandbox.cli import world
 from registry.protection import install_masking
+from reports.cli import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -42,5 +43,5 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-for command in (registry, world, crawl, inspect, sweep, findings, scope, schedule, monitor, demo, ledger, filing):
+for command in (registry, world, crawl, inspect, sweep, findings, scope, schedule, monitor, demo, ledger, filing, report):
     main.add_command(command)

@@ -75,6 +75,27 @@ def _points(db_url: str) -> dict[str, int]:
         store.dispose()
 
 
+def _write_reports(db_url: str, workdir: Path, sweep_id: int) -> dict[str, Any]:
+    """The last step: the notice of unfiled sites (HTML and PDF) and each party's scorecard (HTML)."""
+    from icpwatch.dbkit import create_engine_for
+    from reports.gather import Scope
+    from reports.notice import build_notice
+    from reports.render import write, write_many
+    from reports.scorecard import build_scorecard, cycle_year, standings_in_scope
+
+    out = workdir / "reports"
+    engine = create_engine_for(db_url)
+    try:
+        year = cycle_year(engine, Scope(sweep_id))
+        notice = [str(p) for p in write_many(build_notice(engine, Scope(sweep_id)), ("html", "pdf"), out / "notice")]
+        scorecards = [str(write(build_scorecard(engine, Scope(sweep_id, provider=s.code)), "html",
+                                out / f"scorecard-{s.code}.html")[0])
+                      for s in standings_in_scope(engine, Scope(sweep_id), year)]
+    finally:
+        engine.dispose()
+    return {"directory": str(out), "notice": notice, "scorecards": scorecards}
+
+
 def run_demo(workdir: Path, *, sites: int | None, seed: int) -> dict[str, Any]:
     from monitor.sweep import SweepOptions, run_sweep
     from monitor.targets import Selection
@@ -141,6 +162,7 @@ def run_demo(workdir: Path, *, sites: int | None, seed: int) -> dict[str, Any]:
         "by_code": dict(sorted(Counter(f["code"] for f in findings).items())),
         "verified": {"count": len(verified), "by": DEMO_REVIEWER, "reason": DEMO_REASON},
         "points_by_party": _points(db_url),
+        "reports": _write_reports(db_url, workdir, sweep_id),
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -165,6 +187,8 @@ def _print(summary: dict[str, Any]) -> None:
                   f"{summary['verified']['reason']}.[/yellow]")
     console.print(f"Store: {summary['db']}  (try: icpwatch findings list --sweep {summary['sweep_id']} "
                   f"--db {summary['db']})")
+    console.print(f"[bold]Reports[/bold] notice: {', '.join(summary['reports']['notice'])}; "
+                  f"{len(summary['reports']['scorecards'])} scorecards in {summary['reports']['directory']}")
     console.print(f"Done in {summary['seconds']} s.")
 
 

@@ -3,9 +3,9 @@
 
 # The Debian packages icpwatch needs at run time: Chromium for the rendered checks, CJK fonts for
 # rendered pages and images (and, later, for PDFs and charts).
-RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk chromium tesseract-ocr tesseract-ocr-chi-sim)
+RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk chromium libpango-1.0-0 libpangoft2-1.0-0 tesseract-ocr tesseract-ocr-chi-sim)
 # What the test suite needs beyond that (curl is one of the clients the sandbox is checked with).
-TEST_PACKAGES=(curl)
+TEST_PACKAGES=(curl poppler-utils)
 # What the benchmarks drive the sandbox with.
 BENCHMARK_PACKAGES=(wrk dnsperf)
 
