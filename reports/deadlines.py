@@ -20,10 +20,12 @@ from .gather import CHINA, Deadline, FindingRow
 def attach_deadlines(engine: Engine, rows: list[FindingRow]) -> None:
     """Set ``row.deadline`` on each row: its open order's due date, else one computed the same way."""
     from registry.store import Store
-    from registry.workdays import add_working_days
+    from registry.workdays import WorkCalendar, add_working_days
     from registry.workflows.orders import Orders
 
-    orders = Orders(Store(engine))
+    store = Store(engine)
+    orders = Orders(store)
+    calendar = WorkCalendar.from_store(store)  # the official schedules operators loaded
     open_orders = {}
     for code in sorted({r.party for r in rows if r.party and r.party_kind == "provider"}):
         for order in orders.open_orders(code):
@@ -35,5 +37,5 @@ def attach_deadlines(engine: Engine, rows: list[FindingRow]) -> None:
             row.deadline = Deadline(order.due, bool(order.estimated), f"责令停止接入/整改单 #{order.id}")
             continue
         start = (row.decided_at or row.observed_at).astimezone(CHINA).date()
-        computed = add_working_days(start, days)
+        computed = add_working_days(start, days, calendar)
         row.deadline = Deadline(computed.due, bool(computed.estimated), f"自核实之日起{days}个工作日（推算）")

@@ -37,8 +37,10 @@ REPORT_WORKING_DAYS = 10
 
 def build_rectification(engine: Engine, scope: Scope, *, issuer: str | None = None,
                         reference: str | None = None, report_days: int = REPORT_WORKING_DAYS) -> Document:
-    from registry.workdays import add_working_days
+    from registry.store import Store
+    from registry.workdays import WorkCalendar, add_working_days
 
+    calendar = WorkCalendar.from_store(Store(engine))  # the official schedules operators loaded
     year = cycle_year(engine, scope)
     party_by_code = parties(engine)
     standings = [s for s in standings_in_scope(engine, scope, year) if first_reached(s, THRESHOLD)]
@@ -56,7 +58,7 @@ def build_rectification(engine: Engine, scope: Scope, *, issuer: str | None = No
         trigger = event.triggered_by or event.entry_id
         behind = [e for e in s.entries if e.id <= trigger and e.points]
         rows = entry_rows(behind, sites)
-        due = add_working_days(issued, report_days)
+        due = add_working_days(issued, report_days, calendar)
         notices.append({
             "code": s.code, "name": party.name if party else (s.name or s.code),
             "province": province_name(province) if province else "",
