@@ -309,6 +309,36 @@ findings.add_command(_decision_command("verify"))
 findings.add_command(_decision_command("dismiss"))
 
 
+@findings.command("rescore")
+@db_option
+@json_option
+def rescore_cmd(db_url: str, as_json: bool) -> None:
+    """Bring the scoring ledger and the orders in line with every decided finding.
+
+    A decision is committed before its ledger entries and orders are written; if the process
+    stopped in between, this catches up. Replaying adds nothing that is already there.
+    """
+    from sqlalchemy import select
+
+    from .models import Finding
+    from .orders import apply_decision
+    from .scoring import score_all
+    from .store import MonitorStore
+
+    engine = _engine(db_url)
+    result = score_all(engine)
+    with MonitorStore(engine).session() as s:
+        verified = list(s.scalars(select(Finding.id).where(Finding.status == "verified")))
+    opened = apply_decision(engine, "verified", verified)
+    doc = {**result.to_dict(), "orders": len(opened)}
+    if as_json:
+        emit_json(doc)
+    else:
+        click.echo(f"ledger: {len(result.recorded)} recorded, {len(result.withdrawn)} withdrawn, "
+                   f"{len(result.unchanged)} already there, {len(result.unscored)} unscored; "
+                   f"{len(opened)} orders for verified findings")
+
+
 # ---------------------------------------------------------------------------------------------
 # scopes
 # ---------------------------------------------------------------------------------------------

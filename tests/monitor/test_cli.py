@@ -81,6 +81,20 @@ def test_findings_list_show_verify_dismiss(crawled: tuple[str, Path]) -> None:
     assert as_json(invoke(findings, "list", "--status", "verified", "--db", db, "--json"))["count"] == 1
     shown = as_json(invoke(findings, "show", ids[0], "--db", db, "--json"))
     assert (shown["status"], shown["decided_by"], shown["reason"]) == ("verified", "wang", "seen")
+    # a decision stored without its ledger entry (the process stopped in between) is caught up once
+    from icpwatch.dbkit import create_engine_for
+    from monitor.models import Finding
+    from monitor.store import MonitorStore
+
+    late = next(f for f in doc["findings"] if f["id"] != int(ids[0]))
+    with MonitorStore(create_engine_for(db)).session() as s:
+        row = s.get(Finding, late["id"])
+        row.status, row.decided_by, row.reason = "verified", "li", "late"
+    caught_up = as_json(invoke(findings, "rescore", "--db", db, "--json"))
+    scored = late["points"] > 0 and late["party_kind"] in ("provider", "registrar") and late["provider"]
+    assert (late["id"] in caught_up["recorded"]) == bool(scored)
+    again = as_json(invoke(findings, "rescore", "--db", db, "--json"))
+    assert again["recorded"] == [] and again["withdrawn"] == []
     # errors are messages, not tracebacks
     assert invoke(findings, "verify", ids[0], "--reason", "x", "--db", db).exit_code == 2       # --by missing
     assert invoke(findings, "show", "999", "--db", db, "--json").exit_code == 2
