@@ -4,8 +4,9 @@
 # The Debian packages icpwatch needs at run time: Chromium for the rendered checks, CJK fonts for
 # rendered pages and images (and, later, for PDFs and charts).
 RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk chromium libpango-1.0-0 libpangoft2-1.0-0 tesseract-ocr tesseract-ocr-chi-sim)
-# What the test suite needs beyond that (curl is one of the clients the sandbox is checked with).
-TEST_PACKAGES=(curl poppler-utils)
+# What the test suite needs beyond that: curl and dig are clients the sandbox is checked with,
+# pdftoppm and pdffonts (poppler-utils) check the PDFs' Chinese glyphs.
+TEST_PACKAGES=(curl poppler-utils dnsutils)
 # What the benchmarks drive the sandbox with.
 BENCHMARK_PACKAGES=(wrk dnsperf)
 

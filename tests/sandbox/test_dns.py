@@ -267,3 +267,30 @@ def test_reload_serves_new_records_and_stop_releases_the_port() -> None:
     server.stop()  # twice is fine
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind((host, port))  # the port is free again
+
+
+# --- dig (Debian's dnsutils), a client that shares no code with the server -----------------------
+
+def _dig(server: SandboxDNS, *args: str) -> str:
+    import shutil
+    import subprocess
+
+    dig = shutil.which("dig")
+    if dig is None:
+        pytest.fail("dig is required (scripts/test.sh installs dnsutils)")
+    done = subprocess.run([dig, f"@{server.host}", "-p", str(server.port), "+time=2", "+tries=1", *args],
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout
+
+
+def test_dig_sees_the_zone_as_described(server: SandboxDNS) -> None:
+    assert _dig(server, "a.cn", "A", "+short").split() == ["127.0.0.10"]
+    assert _dig(server, "www.a.cn", "A", "+short").split() == ["a.cdn-example.net.", "edge1.cdn-example.net.",
+                                                               "127.1.2.3"]
+    assert "status: NXDOMAIN" in _dig(server, "nothing-here.a.cn", "A")
+    assert "status: SERVFAIL" in _dig(server, "broken.a.cn", "A")
+    assert "flags: qr aa" in _dig(server, "a.cn", "A")
+    # a truncated UDP answer, then dig's own retry over TCP gets all 40 addresses
+    assert len(_dig(server, "many.a.cn", "A", "+short", "+noedns").split()) == 40
+    assert "timed out" in _dig(server, "silent.a.cn", "A")
+    assert _dig(server, "xn--fsqu00a.xn--fiqs8s", "A", "+short").split() == ["127.0.0.19"]
