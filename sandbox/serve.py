@@ -15,6 +15,7 @@ Everything binds to loopback only.
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from pathlib import Path
@@ -70,6 +71,10 @@ def origin_rows(world: World) -> list[tuple[str, str, str]]:
     return origin_records(address_blocks(world))
 
 
+#: open files kept for connections, the DNS and RDAP servers and the rest of the process
+CONNECTION_FILES = 4096
+
+
 def ensure_open_files(needed: int) -> None:
     """Raise this process's open-file limit to ``needed`` (root may raise the hard limit too);
     a world too large for the limit is refused with what to do, not left to fail half-bound."""
@@ -80,7 +85,8 @@ def ensure_open_files(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (needed, max(hard, needed)))
     except (ValueError, OSError):
         raise SpecError(f"serving this world needs {needed} open files; the limit is {soft} (hard {hard}): "
-                        f"raise it (ulimit -n {needed}) or serve a smaller world") from None
+                        f"raise it (ulimit -n {needed}), serve it as root (one socket for the whole loopback "
+                        f"interface) or serve a smaller world") from None
 
 
 class Sandbox:
@@ -109,13 +115,22 @@ class Sandbox:
 
     def start(self) -> dict[str, Any]:
         started = time.monotonic()
+        wide = False
         if self.want_web:
-            # One listening socket per address and port, plus room for connections and the rest.
-            ensure_open_files(2 * len(self.world.addresses()) + 4096)
+            # One listening socket per address and port, plus room for connections and the rest;
+            # a world with more addresses than the open-file limit allows is served by one socket
+            # per port on the whole loopback interface (root only: WebHosts._bind_wide).
+            try:
+                ensure_open_files(2 * len(self.world.addresses()) + CONNECTION_FILES)
+            except SpecError:
+                if os.geteuid() != 0:
+                    raise
+                ensure_open_files(CONNECTION_FILES)
+                wide = True
         try:
             if self.want_web:
                 self.web = WebHostsThread(self.world, http_port=self.http_port, https_port=self.https_port,
-                                          state_dir=self.state_dir, cache_size=self.cache_size)
+                                          state_dir=self.state_dir, cache_size=self.cache_size, wide=wide)
                 web_info = self.web.start()
             else:
                 web_info = {}
@@ -143,6 +158,7 @@ class Sandbox:
             "http_port": web_info.get("http_port"),
             "https_port": web_info.get("https_port"),
             "addresses": web_info.get("addresses", 0),
+            "listening": web_info.get("listening"),
             "ca_file": web_info.get("ca_file"),
             "start_seconds": round(time.monotonic() - started, 3),
         }

@@ -264,6 +264,9 @@ class HTTPProtocol(asyncio.Protocol):
         self.transport = transport
         sockname = transport.get_extra_info("sockname")
         self.local_ip = sockname[0] if sockname else ""
+        if self.server.wide and self.local_ip not in self.server.address_set:
+            transport.abort()  # a loopback address the world does not serve
+            return
         self.server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -463,10 +466,13 @@ class WebHosts:
 
     def __init__(self, world: World, *, http_port: int = 80, https_port: int | None = 443,
                  state_dir: str | Path = ".icpwatch-world", addresses: list[str] | None = None,
-                 cache_size: int = 20000) -> None:
+                 cache_size: int = 20000, wide: bool = False) -> None:
         self.world = world
         self.hosts = Hosts(world, cache_size=cache_size)
         self.addresses = addresses if addresses is not None else self.hosts.addresses
+        #: one socket per port for every address (see :meth:`_bind_wide`) instead of one per address
+        self.wide = wide
+        self.address_set = frozenset(self.addresses)
         for ip in self.addresses:
             if not is_loopback(ip):
                 raise SpecError(f"refusing to listen on {ip}: not a loopback address")
@@ -520,8 +526,39 @@ class WebHosts:
         sock.setblocking(False)
         return sock
 
+    def _bind_wide(self, port: int) -> tuple[int, list[socket.socket]]:
+        """One socket per address family on ``port`` that takes connections to every address of the
+        loopback interface — and only of it: bound to the device ``lo`` (SO_BINDTODEVICE, which
+        needs root), so no other interface ever reaches it. A world of a million sites spans tens of
+        thousands of addresses, more listening sockets than an open-file limit allows; this serves it
+        with two. Connections to an address outside the world are closed on arrival."""
+        socks: list[socket.socket] = []
+        families = [(socket.AF_INET, "0.0.0.0")]
+        if any(":" in ip for ip in self.addresses):
+            families.append((socket.AF_INET6, "::"))
+        try:
+            for family, wildcard in families:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+                socks.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
+                sock.bind((wildcard, port))
+                port = port or sock.getsockname()[1]
+                sock.listen(4096)
+                sock.setblocking(False)
+        except OSError as exc:
+            for sock in socks:
+                sock.close()
+            raise OSError(exc.errno, f"cannot listen on the loopback interface, port {port}: {exc.strerror}"
+                          + (" (binding to the loopback device needs root)" if exc.errno == 1 else "")) from None
+        return port, socks
+
     def _bind_all(self, port: int) -> tuple[int, list[socket.socket]]:
         """Bind every address on ``port``; port 0 picks one free port shared by all addresses."""
+        if self.wide:
+            return self._bind_wide(port)
         for _attempt in range(20):
             socks: list[socket.socket] = []
             chosen = port
@@ -552,7 +589,8 @@ class WebHosts:
                 self.servers.append(await loop.create_server(lambda: HTTPProtocol(self, "https"),
                                                              sock=sock, ssl=ctx,
                                                              ssl_handshake_timeout=10))
-        return {"addresses": len(self.addresses), "http_port": self.http_port,
+        return {"addresses": len(self.addresses), "listening": "loopback interface" if self.wide else "per address",
+                "http_port": self.http_port,
                 "https_port": self.https_port, "ca_file": str(self.ca_file) if self.ca_file else None,
                 "bind_seconds": round(time.monotonic() - started, 3)}
 

@@ -131,3 +131,41 @@ def test_open_file_limit_is_raised_or_the_world_refused_clearly() -> None:
     assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == soft
     with pytest.raises(SpecError, match="open files"):
         ensure_open_files(2**31)  # beyond any kernel's maximum
+
+
+WIDE_SCRIPT = r"""
+import json, resource, sys, urllib.request
+from sandbox.generate import Mix, generate_world
+from sandbox.serve import Sandbox
+
+resource.setrlimit(resource.RLIMIT_NOFILE, (4600, 4600))  # too few for one socket per address
+world = generate_world(sites=1000, seed=3, network=sys.argv[1], mix=Mix(sites_per_address=2))
+site = next(s for s in world.sites if s.dns == "ok" and not s.hostile and s.redirect is None
+            and s.template == "company" and s.domains)
+with Sandbox(world, dns="127.0.0.1:0", http_port=0, https_port=0, state_dir=sys.argv[2]) as box:
+    info = box.info
+    req = urllib.request.Request(f"http://{site.ips[0]}:{info['http_port']}/", headers={"Host": site.domains[0]})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        page = resp.read().decode(site.charset)
+    outside = sys.argv[1].split("/")[0].rsplit(".", 2)[0] + ".255.254"  # in 127/8, not in the world
+    assert outside not in world.addresses()
+    try:
+        urllib.request.urlopen(f"http://{outside}:{info['http_port']}/", timeout=5).read()
+        stranger = "served"
+    except OSError as exc:
+        stranger = type(exc).__name__
+    print(json.dumps({"info": info, "found": site.params["name"] in page, "stranger": stranger,
+                      "addresses": len(world.addresses())}))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="listening on the whole loopback device needs root")
+def test_a_world_beyond_the_open_file_limit_is_served_from_the_loopback_interface(tmp_path: Path) -> None:
+    net = f"127.{100 + (os.getpid() + 71) % 100}.0.0/16"
+    done = subprocess.run([sys.executable, "-c", WIDE_SCRIPT, net, str(tmp_path / "state")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    got = json.loads(done.stdout)
+    assert got["addresses"] > (4600 - 4096) // 2  # more than per-address sockets would fit
+    assert got["info"]["listening"] == "loopback interface"
+    assert got["found"] and got["stranger"] != "served"
