@@ -8,8 +8,12 @@ and its bottom screenshot taken and hashed (written nowhere, so the disk is not 
 
 Prints one JSON document: pages per second, verdict counts, and the memory of the Chromium
 process tree (RSS summed over the browser's processes, and PSS, which counts shared pages once)
-at the 100th and the last page. Targets: >= 8 pages/s; memory at the last page within 20 % of
-the 100th. Run: ``python benchmarks/bench_render.py [--pages 2000] [--concurrency 8]``.
+every 100 pages up to the ``--pages``-th — a few more pages than that are queued, so every
+worker is still busy when the last sample is taken; "flat" is judged on the highest sample from
+the 100th page on, as one may fall just after a browser recycle — and the load average of the machine at the
+start and the end (other work on the same cores slows every figure). Targets: >= 8 pages/s;
+memory at the last page within 20 % of the 100th. Run:
+``python benchmarks/bench_render.py [--pages 2000] [--concurrency 6]``.
 All traffic stays on 127.0.0.0/8.
 """
 
@@ -84,7 +88,8 @@ async def bench(info: dict, targets: list[str], pages: int, concurrency: int) ->
     from crawler.render import Renderer, RenderOptions
     from crawler.resolve import Resolver
 
-    urls = [f"http://{targets[i % len(targets)]}:{info['http_port']}/" for i in range(pages)]
+    extra = 2 * concurrency  # keeps every worker busy past the last counted page
+    urls = [f"http://{targets[i % len(targets)]}:{info['http_port']}/" for i in range(pages + extra)]
     options = RenderOptions(concurrency=concurrency)
     verdicts: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
@@ -100,28 +105,32 @@ async def bench(info: dict, targets: list[str], pages: int, concurrency: int) ->
             nonlocal done
             while queue:
                 result = await renderer.render(queue.pop())
+                done += 1
+                if done > pages:
+                    continue
                 statuses[result["status"]] += 1
                 verdicts[(result.get("display") or {}).get("verdict") or "unknown"] += 1
-                done += 1
-                # sampled while every worker is still busy (at the very end most pages are closed)
-                if done in (100, pages - 2 * concurrency):
+                if done % 100 == 0 or done == pages:  # the series shows the browser recycles
                     memory[str(done)] = chromium_memory()
                     marks[done] = time.monotonic() - started
 
+        load_before = os.getloadavg()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        seconds = time.monotonic() - started
+        seconds = marks[pages]
         launches = renderer.pool.launches
     return {"pages": pages, "seconds": round(seconds, 1), "pages_per_second": round(pages / seconds, 2),
             "steady_pages_per_second": round((pages - 100) / (seconds - marks[100]), 2) if pages > 100 else None,
             "statuses": dict(statuses), "verdicts": dict(verdicts), "memory": memory,
-            "browser_launches": launches, "concurrency": concurrency}
+            "browser_launches": launches, "concurrency": concurrency,
+            "load_average": {"start": [round(x, 1) for x in load_before],
+                             "end": [round(x, 1) for x in os.getloadavg()]}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=3000)
     parser.add_argument("--pages", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--network", default="127.96.0.0/12")
     args = parser.parse_args()
@@ -136,12 +145,18 @@ def main() -> None:
         finally:
             stop.set()
             server.join(30)
-    first, last = result["memory"].get("100"), result["memory"].get(str(args.pages - 2 * args.concurrency))
+    first, last = result["memory"].get("100"), result["memory"].get(str(args.pages))
     if first and last:
         result["memory_growth"] = {k: round(last[k] / first[k] - 1, 3) for k in ("rss_mib", "pss_mib")}
+        # A sample can fall just after a browser recycle (every ICPWATCH_RENDER_RECYCLE_AFTER
+        # renders): the highest sample from the 100th page on is what "flat" is judged on.
+        later = [m for n, m in result["memory"].items() if int(n) >= 100]
+        result["memory_peak_growth"] = {k: round(max(m[k] for m in later) / first[k] - 1, 3)
+                                        for k in ("rss_mib", "pss_mib")}
     result["targets"] = {"pages_per_second": 8, "memory_growth_max": 0.20}
     result["met"] = {"speed": result["pages_per_second"] >= 8,
-                     "memory": bool(first and last and abs(result["memory_growth"]["rss_mib"]) <= 0.20)}
+                     "memory": bool(first and last and result["memory_peak_growth"]["rss_mib"] <= 0.20
+                                    and result["memory_peak_growth"]["pss_mib"] <= 0.20)}
     result["cpus"] = os.cpu_count()
     print(json.dumps(result, indent=2))
 

@@ -48,10 +48,11 @@ LAUNCH_ARGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-domain-reliability",
-    # One --disable-features wins over Playwright's own (Chromium keeps the last), so it repeats
-    # those of Playwright's that matter here (PaintHolding, HttpsUpgrades, ThirdPartyStoragePartitioning).
-    # Without site isolation a page is one renderer process, not one per site it embeds; the
-    # page's requests are all fetched by us and its storage cleared, so isolation buys nothing.
+    # Playwright passes a --disable-features of its own and Chromium reads only one of the two,
+    # so this one repeats those of Playwright's that matter here (PaintHolding, HttpsUpgrades,
+    # ThirdPartyStoragePartitioning). Without site isolation a leased page keeps one renderer
+    # process across the sites it renders instead of starting one per site: the browser holds no
+    # user's data for another site to steal, and each render's storage is cleared after it.
     "--disable-features=DnsOverHttps,NetworkPrediction,Prerender2,OptimizationHints,"
     "MediaRouter,DialMediaRouteProvider,AcceptCHFrame,site-per-process,IsolateOrigins,Translate,"
     "BackForwardCache,PaintHolding,HttpsUpgrades,ThirdPartyStoragePartitioning",
@@ -108,16 +109,22 @@ class BrowserPool:
     """Hands out contexts and page leases from a Chromium replaced every ``recycle_after`` renders."""
 
     def __init__(self, executable_path: str | None = None, *, recycle_after: int = 500,
-                 page_reuse: int = 50) -> None:
+                 page_reuse: int = 50, renderer_processes: int | None = None) -> None:
         self.executable_path = find_chromium(executable_path)
         self.recycle_after = recycle_after
         self.page_reuse = max(1, page_reuse)
+        self.renderer_processes = renderer_processes
         self._playwright: Any = None
         self._current: _Generation | None = None
         self._lock = asyncio.Lock()
         self._retired: list[_Generation] = []
         self._idle: list[PageLease] = []
         self.launches = 0
+
+    @property
+    def idle(self) -> tuple[PageLease, ...]:
+        """The leases waiting, cleaned, for the next render."""
+        return tuple(self._idle)
 
     async def start(self) -> None:
         from playwright.async_api import async_playwright
@@ -127,8 +134,14 @@ class BrowserPool:
 
     async def _launch(self) -> _Generation:
         try:
+            args = list(LAUNCH_ARGS)
+            if self.renderer_processes:
+                # Past the limit Chromium gives a navigation a process of the same context that
+                # exists already, instead of starting one for every site a leased page visits
+                # (contexts never share a process: each render keeps its own).
+                args.append(f"--renderer-process-limit={self.renderer_processes}")
             browser = await self._playwright.chromium.launch(
-                executable_path=self.executable_path, args=list(LAUNCH_ARGS), headless=True,
+                executable_path=self.executable_path, args=args, headless=True,
                 proxy={"server": DEAD_PROXY, "bypass": ""}, chromium_sandbox=False)
         except Exception as exc:  # playwright's Error: the executable would not start
             raise BrowserUnavailable(f"Chromium at {self.executable_path} did not start: {exc}") from None
@@ -215,12 +228,12 @@ class BrowserPool:
         # sessionStorage lives with the tab, not the origin's storage: clear it in the document
         # that used it, before the document goes.
         await page.evaluate("() => { try { sessionStorage.clear(); } catch (e) {} }")
-        await page.goto("about:blank")
-        await lease.context.clear_cookies()
+        await page.goto("about:blank")  # after it no document of the render can write anything
         if lease.cdp is None:
             lease.cdp = await lease.context.new_cdp_session(page)
-        for origin in set(origins):
-            await lease.cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+        await asyncio.gather(lease.context.clear_cookies(), *(
+            lease.cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+            for origin in set(origins)))
 
     async def release(self, context: Any, gen: _Generation) -> None:
         try:

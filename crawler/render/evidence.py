@@ -29,16 +29,23 @@ _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 #: height of the bottom-of-page screenshot (more when the judged mark sits higher in the last screen)
 BOTTOM_PX = 320
 
+# Outlines the judged mark, scrolls to the end of the page and returns the sizes the clip is
+# computed from: the document's height and the viewport, measured before the outline was added
+# (one call: every round trip to the page costs the browser as much as a small paint).
 _OUTLINE_JS = """(box) => {
+  const root = document.documentElement, size = [root.scrollHeight, window.innerHeight, window.innerWidth];
   document.querySelectorAll('[data-icpwatch-outline]').forEach((e) => e.remove());
-  if (!box) return;
-  const d = document.createElement('div');
-  d.setAttribute('data-icpwatch-outline', '');
-  const pad = 4;
-  Object.assign(d.style, {position: box.fixed ? 'fixed' : 'absolute', left: (box.left - pad) + 'px',
-    top: (box.top - pad) + 'px', width: (box.width + 2 * pad) + 'px', height: (box.height + 2 * pad) + 'px',
-    border: '3px solid #e00', boxSizing: 'border-box', zIndex: 2147483647, pointerEvents: 'none'});
-  document.documentElement.appendChild(d);
+  if (box) {
+    const d = document.createElement('div');
+    d.setAttribute('data-icpwatch-outline', '');
+    const pad = 4;
+    Object.assign(d.style, {position: box.fixed ? 'fixed' : 'absolute', left: (box.left - pad) + 'px',
+      top: (box.top - pad) + 'px', width: (box.width + 2 * pad) + 'px', height: (box.height + 2 * pad) + 'px',
+      border: '3px solid #e00', boxSizing: 'border-box', zIndex: 2147483647, pointerEvents: 'none'});
+    document.documentElement.appendChild(d);
+  }
+  window.scrollTo(0, root.scrollHeight);
+  return size;
 }"""
 
 
@@ -66,19 +73,15 @@ async def write_evidence(page: Any, ev: Evidence, directory: Path | None) -> dic
     ``directory/<slug>/`` when a directory is given. Returns the evidence document."""
     box = (ev.judged or {}).get("box")
     fixed = (ev.judged or {}).get("fixed")
-    size = await page.evaluate("() => [document.documentElement.scrollHeight, window.innerHeight]")
-    height, vh = size
     outline = None
     if box:
         outline = dict(box)
         if fixed:  # measured at scroll 0: its viewport position is its page position
             outline["fixed"] = True
-    await page.evaluate(_OUTLINE_JS, outline)
-    await page.evaluate("() => window.scrollTo(0, document.documentElement.scrollHeight)")
+    height, vh, vw = await page.evaluate(_OUTLINE_JS, outline)
     # The lowest BOTTOM_PX of the viewport: the footer a visitor sees, and a fraction of the
     # encoding cost of the whole viewport (this runs for every page of a sweep).
-    clip = {"x": 0, "y": max(0, vh - BOTTOM_PX), "width": await page.evaluate("() => window.innerWidth"),
-            "height": min(BOTTOM_PX, vh)}
+    clip = {"x": 0, "y": max(0, vh - BOTTOM_PX), "width": vw, "height": min(BOTTOM_PX, vh)}
     if box and (fixed or box["bottom"] >= height - vh) and not fixed:
         mark_top = box["top"] - (height - vh)  # where the mark sits in the scrolled viewport
         clip["y"] = max(0, min(clip["y"], mark_top - 40))

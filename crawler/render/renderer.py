@@ -53,9 +53,27 @@ LOCAL_ORIGIN = f"http://{LOCAL_HOST}/"
 #: resource types never fetched when media are blocked (OCR re-renders with images)
 MEDIA_TYPES = frozenset({"image", "media", "font"})
 
-# Counts pending short timers, so "settled" can mean "no script is about to change the page".
+# Counts pending short timers, so "settled" can mean "no script is about to change the page", and
+# waits in the page for the document to be quiet (no such timer, loaded, no meta refresh) for
+# ``quiet`` ms: one call instead of a poll from here every few tens of milliseconds. It returns
+# early at ``cap`` ms, or when a meta refresh appears or goes (``knownMeta``), so the caller can
+# look at its own side (requests in flight, navigations) and record what kind a hop will be.
 _SETTLE_SCRIPT = """(() => {
   const limit = %d, pending = new Set(), st = window.setTimeout, ct = window.clearTimeout;
+  let since = null;
+  Object.defineProperty(window, "__icpwatchQuiet", { value: (quiet, cap, knownMeta) => new Promise((resolve) => {
+    const t0 = performance.now();
+    const check = () => {
+      const meta = !!document.querySelector("meta[http-equiv=refresh i]"), now = performance.now();
+      if (pending.size > 0 || document.readyState !== "complete" || meta) since = null;
+      else if (since === null) since = now;
+      const quietFor = since === null ? 0 : now - since;
+      if (quietFor >= quiet || now - t0 >= cap || meta !== knownMeta) {
+        resolve([pending.size, meta, document.readyState, quietFor]);
+      } else st.call(window, check, 20);
+    };
+    check();
+  }) });
   window.setTimeout = function (fn, delay, ...args) {
     if (typeof fn !== "function" || !(Number(delay) <= limit)) return st.call(window, fn, delay, ...args);
     const id = st.call(window, function () { pending.delete(id); return fn.apply(this, arguments); }, delay, ...args);
@@ -79,6 +97,7 @@ class RenderOptions:
     block_media: bool = False         # images, media, fonts not fetched (OCR re-renders)
     recycle_after: int = 500          # pages per browser process
     page_reuse: int = 50              # renders per leased context and page before it is replaced
+    renderer_processes: int | None = 1  # Chromium's --renderer-process-limit (None: its default)
     concurrency: int = 6
     max_redirects: int = 10
     max_bytes: int = 5 * 1024 * 1024
@@ -97,6 +116,7 @@ class RenderOptions:
             block_media=bool(get("ICPWATCH_RENDER_BLOCK_MEDIA", cls.block_media)),
             recycle_after=int(get("ICPWATCH_RENDER_RECYCLE_AFTER", cls.recycle_after)),
             page_reuse=int(get("ICPWATCH_RENDER_PAGE_REUSE", cls.page_reuse)),
+            renderer_processes=int(get("ICPWATCH_RENDER_PROCESS_LIMIT", cls.renderer_processes or 0)) or None,
             concurrency=int(get("ICPWATCH_RENDER_CONCURRENCY", cls.concurrency)),
             max_redirects=int(get("ICPWATCH_MAX_REDIRECTS", cls.max_redirects)),
             max_bytes=int(get("DOWNLOAD_MAXSIZE", cls.max_bytes)),
@@ -120,6 +140,7 @@ class _Visit:
         self.failure: FetchRefused | None = None
         self.main: FetchResult | None = None
         self.inflight = 0
+        self.net_quiet_since = 0.0            # monotonic time the last request in flight ended
         self.navigations = 0
         self.meta_refresh = False             # the current document declares a meta refresh
         self.refused: list[dict[str, str]] = []
@@ -143,7 +164,8 @@ class Renderer:
                                       timeout=self.options.request_timeout, max_bytes=self.options.max_bytes,
                                       max_redirects=self.options.max_redirects)
         self.pool = BrowserPool(self.options.executable_path, recycle_after=self.options.recycle_after,
-                                page_reuse=self.options.page_reuse)
+                                page_reuse=self.options.page_reuse,
+                                renderer_processes=self.options.renderer_processes)
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self.rendered = 0
         self._closing = False
@@ -302,7 +324,7 @@ class Renderer:
         """Wait for script changes and page-driven navigations (see the module docstring)."""
         page, o = visit.page, self.options
         until = time.monotonic() + o.settle_seconds
-        quiet_since: float | None = None
+        quiet = o.quiet_ms / 1000
         seen_navs = visit.navigations
         while time.monotonic() < until:
             if visit.pending_goto is not None:  # a page-driven navigation answered 3xx
@@ -310,7 +332,6 @@ class Renderer:
                 until = time.monotonic() + o.settle_seconds
             if visit.navigations != seen_navs:  # the page navigated itself: wait for the new load
                 seen_navs = visit.navigations
-                quiet_since = None
                 try:
                     await page.wait_for_load_state("load")
                 except Exception:  # noqa: BLE001 - a navigation we aborted
@@ -319,22 +340,24 @@ class Renderer:
                     raise FetchRefused(page.url, "too_many_redirects", f"more than {o.max_redirects} redirects")
                 until = time.monotonic() + o.settle_seconds
                 continue
+            if visit.inflight:  # the page waits for a response: nothing to ask it yet
+                await asyncio.sleep(0.02)
+                continue
+            cap = max(1, int(min(0.5, until - time.monotonic()) * 1000))
             try:
                 state = await page.evaluate(
-                    "() => [window.__icpwatchPending || 0, !!document.querySelector('meta[http-equiv=refresh i]'),"
-                    " document.readyState]")
+                    "([q, cap, meta]) => window.__icpwatchQuiet ? window.__icpwatchQuiet(q, cap, meta)"
+                    " : [0, !!document.querySelector('meta[http-equiv=refresh i]'), document.readyState, q]",
+                    [o.quiet_ms, cap, visit.meta_refresh])
             except Exception:  # noqa: BLE001 - the document went away mid-call: a navigation
                 await asyncio.sleep(0.05)
                 continue
-            pending, visit.meta_refresh, ready = state
-            busy = pending or visit.inflight or ready != "complete" or visit.meta_refresh
-            if busy:
-                quiet_since = None
-            else:
-                quiet_since = quiet_since or time.monotonic()
-                if time.monotonic() - quiet_since >= o.quiet_ms / 1000:
-                    return
-            await asyncio.sleep(0.05)
+            _, visit.meta_refresh, _, quiet_for = state
+            net_quiet = time.monotonic() - visit.net_quiet_since
+            if quiet_for >= o.quiet_ms and not visit.inflight and net_quiet >= quiet:
+                return
+            if quiet_for >= o.quiet_ms and not visit.inflight:  # the page is quiet, a response just came
+                await asyncio.sleep(quiet - net_quiet)
 
     async def _route(self, visit: _Visit, route: Any) -> None:
         request = route.request
@@ -346,7 +369,7 @@ class Renderer:
         if request.is_navigation_request():
             parts = urlsplit(url)
             if parts.scheme in ("http", "https"):
-                visit.origins.add(f"{parts.scheme}://{parts.netloc}")
+                visit.origins.add(f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}")
         if main:
             if url != visit.expected_nav:  # the page navigated itself: a script or meta refresh hop
                 visit.chain.append({"url": visit.page.url, "status": visit.main.status if visit.main else None,
@@ -374,6 +397,7 @@ class Renderer:
             return
         finally:
             visit.inflight -= 1
+            visit.net_quiet_since = time.monotonic()
         visit.fetched += 1
         if main:
             if result.location is not None:
