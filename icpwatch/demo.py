@@ -156,6 +156,8 @@ def run_demo(workdir: Path, *, sites: int | None, seed: int) -> dict[str, Any]:
         "world": {"spec": str(spec), "sites": len(world.sites), "targets": str(targets_file),
                   "registry": str(registry_dir), "imported": loaded},
         "sweep_id": sweep_id,
+        "render": {k: document["render"].get(k) for k in ("policy", "available", "selected", "rendered", "failed",
+                                                            "seconds")},
         "counts": document["counts"],
         "unknown": len(document["unknown"]),
         "findings": len(findings),
@@ -176,6 +178,12 @@ def _print(summary: dict[str, Any]) -> None:
     console.print(f"[bold]Registry[/bold] imported {', '.join(f'{k} {v}' for k, v in world['imported'].items())}")
     console.print(f"[bold]Sweep {summary['sweep_id']}[/bold]: {summary['findings']} findings, "
                   f"{summary['unknown']} targets unknown (failed observations raise no finding)")
+    render = summary["render"]
+    if render["available"]:
+        console.print(f"[bold]Rendered[/bold] {render['rendered']} of {render['selected']} homepages whose static "
+                      f"display estimate was unsure ({render['failed']} failed, {render['seconds']} s)")
+    else:
+        console.print("[yellow]No Chromium here: display findings are static estimates from the page source[/yellow]")
     console.print(by_code_table(summary["by_code"], "Findings by rule"))
     points = Table(title="Points this cycle (verified findings)")
     points.add_column("responsible party")

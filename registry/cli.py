@@ -22,7 +22,8 @@ from registry.tabular import TableError
 stderr = Console(stderr=True)
 
 
-def _open(db_url: str) -> Store:
+def open_registry(db_url: str) -> Store:
+    """The store at ``db_url`` for a command; a store that cannot be opened is a clean CLI error."""
     try:
         return open_store(db_url)
     except StoreError as exc:
@@ -54,7 +55,7 @@ def import_command(kind: str, file: Path, skip_invalid: bool, report: Path | Non
     A file with any invalid row changes nothing unless --skip-invalid is given; importing the same
     file again changes nothing.
     """
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         result = import_file(store, kind, file, protector=_protector(), skip_invalid=skip_invalid, report_path=report)
     except ImportRejected as exc:
@@ -88,7 +89,7 @@ def import_command(kind: str, file: Path, skip_invalid: bool, report: Path | Non
 @json_option
 def export_command(kind: str, file: Path, db_url: str, as_json: bool) -> None:
     """Export KIND to FILE (.csv or .xlsx) in the import columns, confidential columns masked."""
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         path, rows = export_table(store, kind, file, protector=_protector())
     except (TableError, ValueError) as exc:
@@ -107,7 +108,7 @@ def export_command(kind: str, file: Path, db_url: str, as_json: bool) -> None:
 @json_option
 def lookup_command(value: str, db_url: str, as_json: bool) -> None:
     """Look up VALUE: a domain or URL, an IP address, or a filing/licence number."""
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         answer = Registry(store).lookup(value)
     except (LookupError_, InvalidHostname) as exc:

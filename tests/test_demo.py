@@ -22,3 +22,16 @@ def test_demo_sweeps_a_world_and_reports_findings_and_points(tmp_path: Path) -> 
     assert sum(summary["points_by_party"].values()) > 0
     assert summary["seconds"] < 120
     assert Path(summary["db"].removeprefix("sqlite:///")).is_file()
+    # with Chromium here, the homepages whose static display estimate is unsure were rendered
+    render = summary["render"]
+    assert render["policy"] == "uncertain" and render["available"]
+    assert render["rendered"] > 0 and render["rendered"] + render["failed"] == render["selected"]
+    # it ends by writing the notice of unfiled sites and each scored party's scorecard
+    written = summary["reports"]
+    html, pdf = (Path(p) for p in written["notice"])
+    assert html.suffix == ".html" and pdf.read_bytes().startswith(b"%PDF")
+    assert "未备案网站通报" in html.read_text(encoding="utf-8")
+    parties = {code for code, points in summary["points_by_party"].items() if points}
+    assert parties and parties <= {Path(p).stem.removeprefix("scorecard-") for p in written["scorecards"]}
+    for path in written["scorecards"]:
+        assert "记分" in Path(path).read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from icpwatch.clikit import db_option, emit_json, json_option
-from registry.store import Store, StoreError, open_store
+from registry.cli import open_registry
 
 from .service import Ledger, LedgerError
 from .standing import OBJECT_KINDS, PENALTY_POINTS, Entry, Standing, china_date
@@ -20,11 +20,6 @@ from .standing import OBJECT_KINDS, PENALTY_POINTS, Entry, Standing, china_date
 stderr = Console(stderr=True)
 
 
-def _open(db_url: str) -> Store:
-    try:
-        return open_store(db_url)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _day(value: str, what: str) -> date:
@@ -67,7 +62,7 @@ def show_command(year: int | None, object_code: str | None, object_kind: str | N
     """Per assessment object: its points in the year, the thresholds crossed, the state of its
     filing interface, and its entries."""
     year = year or china_date(datetime.now(timezone.utc)).year
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         standings = Ledger(store).standings(year, object_code=object_code, object_kind=object_kind)
     except LedgerError as exc:
@@ -121,7 +116,7 @@ def verify_command(anchor: str | None, db_url: str, as_json: bool) -> None:
         if not match:
             raise click.BadParameter("expected SEQ:HASH (a number, a colon, 64 hex digits)", param_hint="--anchor")
         parsed = (int(match.group(1)), match.group(2))
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         report = Ledger(store).verify(anchor=parsed)
     finally:
@@ -160,7 +155,7 @@ def penalty_command(object_code: str, object_kind: str, penalty: str, reference:
                     reason: str, db_url: str, as_json: bool) -> None:
     """Record an administrative penalty against CODE (art. 40)."""
     day = _day(decided_on, "--decided-on")
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         _record(lambda: Ledger(store).record_penalty(
             object_kind=object_kind, object_code=object_code, penalty=penalty, reference=reference,
@@ -181,7 +176,7 @@ def training_command(object_code: str, object_kind: str, passed_on: str, referen
                      as_json: bool) -> None:
     """Record that CODE passed the training of art. 55 (reopens an interface suspended at 80)."""
     day = _day(passed_on, "--passed-on")
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         _record(lambda: Ledger(store).record_training(
             provider_code=object_code, object_kind=object_kind, passed_on=day, recorded_by=by,
@@ -201,7 +196,7 @@ def training_command(object_code: str, object_kind: str, passed_on: str, referen
 @json_option
 def correct_command(entry_id: int, by: str, reason: str, db_url: str, as_json: bool) -> None:
     """Take back what entry ENTRY_ID counts for, by a compensating entry (nothing is edited)."""
-    store = _open(db_url)
+    store = open_registry(db_url)
     try:
         _record(lambda: Ledger(store).correct(entry_id=entry_id, reason=reason, recorded_by=by), as_json)
     finally:

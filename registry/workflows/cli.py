@@ -21,19 +21,15 @@ from rich.console import Console
 from rich.table import Table
 
 from icpwatch.clikit import db_option, emit_json, json_option
+from registry.cli import open_registry
 from registry.protection import ProtectionKeyError, Protector, load_key, mask_text
-from registry.store import Store, StoreError, open_store
+from registry.store import Store
 from registry.workdays import CalendarError, WorkCalendar, add_working_days, load_schedule, loaded_years
 
 from .core import KINDS, Actor, WorkflowError
 from .orders import OrderError, Orders
 from .service import Workflows
 
-def _open(db_url: str) -> Store:
-    try:
-        return open_store(db_url)
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _workflows(store: Store) -> Workflows:
@@ -61,7 +57,7 @@ def step(func: Callable[..., dict[str, Any] | list[Any]]) -> Callable[..., None]
     @json_option
     @functools.wraps(func)
     def wrapper(db_url: str, as_json: bool, **kwargs: Any) -> None:
-        store = _open(db_url)
+        store = open_registry(db_url)
         try:
             answer = func(_workflows(store), **kwargs)
         except (WorkflowError, OrderError, CalendarError, ValueError) as exc:

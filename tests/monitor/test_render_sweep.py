@@ -28,7 +28,9 @@ from typing import Any
 
 import pytest
 
-from .test_sweep import World, _key, icpwatch
+from tests.served import icpwatch, served_world
+
+from .test_sweep import World, _key
 
 # rendering all 261 homepages of the default world takes minutes on two shared cores
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
@@ -54,40 +56,20 @@ def _truth_matches(truth: dict[str, Any], doc: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory):
-    import base64
-
-    from registry.importer import import_file
-    from registry.protection import Protector
-    from registry.store import open_store
-    from sandbox.generate import generate_world, ground_truth, targets, write_registry
-    from sandbox.serve import Sandbox
+    from sandbox.generate import ground_truth
 
     require_chromium()
-    tmp = tmp_path_factory.mktemp("render-sweep")
-    key = os.urandom(32)
-    env = {**os.environ, "ICPWATCH_KEY": base64.urlsafe_b64encode(key).decode()}
-    env.pop("ICPWATCH_CHROMIUM", None)
-    world = generate_world(network=NET)
-    (tmp / "targets.txt").write_text("\n".join(targets(world)) + "\n", encoding="utf-8")
-    write_registry(world, tmp / "registry")
-    db = f"sqlite:///{tmp / 'store.sqlite3'}"
-    store = open_store(db)
-    for kind in ("providers", "filings", "ip-ranges", "domains", "blacklist"):
-        import_file(store, kind, tmp / "registry" / f"{kind}.csv", protector=Protector(key))
-    store.dispose()
-    with Sandbox(world, dns="127.0.0.1:0", http_port=80, https_port=443, rdap="127.0.0.1:0",
-                 state_dir=tmp / "state") as box:
-        info = box.info
-        args = ["--targets", str(tmp / "targets.txt"), "--resolver", info["dns"], "--rdap", info["rdap"],
-                "--allow-private", "--ca-file", info["ca_file"], "--db", db, "--json"]
+    with served_world(tmp_path_factory.mktemp("render-sweep"), NET) as w:
+        env, tmp, db, args = w.env, w.tmp, w.db, w.args
+        env.pop("ICPWATCH_CHROMIUM", None)
         doc = icpwatch(env, "sweep", *args, "--render", "all", "--evidence-dir", str(tmp / "evidence"), timeout=1200)
         # the evidence as this sweep left it (a later sweep of the same violation replaces it)
         shown = _evidence(db, [f["id"] for f in doc["findings"] if f["code"] in DISPLAY])
         # the same crawl judged again with no browser: the static estimate, and a note saying why
         missing = {**env, "ICPWATCH_CHROMIUM": str(tmp / "no-such-chromium")}
         no_browser = icpwatch(missing, "sweep", *args, "--render", "all", "--run", doc["crawl_run_id"])
-        yield World(world=world, truth=ground_truth(world), db=db, env=env, tmp=tmp, doc=doc, shown=shown,
-                    no_browser=no_browser, args=args, info=info)
+        yield World(world=w.world, truth=ground_truth(w.world), db=db, env=env, tmp=tmp, doc=doc, shown=shown,
+                    no_browser=no_browser, args=args, info=w.info)
 
 
 def _evidence(db: str, ids: list[int]) -> dict[int, dict[str, Any]]:

@@ -12,39 +12,16 @@ per process). All traffic stays on 127.0.0.0/8.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.served import icpwatch, served_world
+
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 NET = f"127.{150 + os.getpid() % 50}.{os.getpid() // 50 % 250}.0/24"
-
-
-def _command(name: str) -> list[str]:
-    """``python -m icpwatch NAME`` once the lead has wired it, else the monitor's click command."""
-    try:
-        from icpwatch.cli import main
-
-        if name in main.commands:
-            return [sys.executable, "-m", "icpwatch", name]
-    except ImportError:  # pragma: no cover
-        pass
-    return [sys.executable, "-c", f"import sys; from monitor.cli import {name}; {name}()"]
-
-
-def icpwatch(env: dict[str, str], *args: str, timeout: float = 240) -> dict[str, Any]:
-    proc = subprocess.run(_command(args[0]) + list(args[1:]), capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout)
 
 
 class World:
@@ -54,35 +31,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    from registry.importer import import_file
-    from registry.protection import Protector
-    from registry.store import open_store
-    from sandbox.generate import generate_world, ground_truth, targets, write_registry
-    from sandbox.serve import Sandbox
+    from sandbox.generate import ground_truth
 
-    tmp = tmp_path_factory.mktemp("sweep-world")
-    key = os.urandom(32)
-    env = {**os.environ, "ICPWATCH_KEY": base64.urlsafe_b64encode(key).decode()}
-    world = generate_world(network=NET)
-    truth = ground_truth(world)
-    (tmp / "targets.txt").write_text("\n".join(targets(world)) + "\n", encoding="utf-8")
-    write_registry(world, tmp / "registry")
-    db = f"sqlite:///{tmp / 'store.sqlite3'}"
-    store = open_store(db)
-    for kind in ("providers", "filings", "ip-ranges", "domains", "blacklist"):
-        import_file(store, kind, tmp / "registry" / f"{kind}.csv", protector=Protector(key))
-    store.dispose()
-    with Sandbox(world, dns="127.0.0.1:0", http_port=80, https_port=443, rdap="127.0.0.1:0",
-                 state_dir=tmp / "state") as box:
-        info = box.info
-        args = ["--targets", str(tmp / "targets.txt"), "--resolver", info["dns"], "--rdap", info["rdap"],
-                "--allow-private", "--ca-file", info["ca_file"], "--db", db, "--json"]
-        first = icpwatch(env, "sweep", *args)
-        second = icpwatch(env, "sweep", *args)
+    with served_world(tmp_path_factory.mktemp("sweep-world"), NET) as w:
+        first = icpwatch(w.env, "sweep", *w.args)
+        second = icpwatch(w.env, "sweep", *w.args)
         # served until the module ends: a later sweep of a stored run still asks the sandbox's
         # DNS who owns the addresses no IP filing record covers
-        yield World(world=world, truth=truth, db=db, env=env, tmp=tmp, first=first, second=second, args=args,
-                    key=key, info=info)
+        yield World(world=w.world, truth=ground_truth(w.world), db=w.db, env=w.env, tmp=w.tmp, first=first,
+                    second=second, args=w.args, key=w.key, info=w.info)
 
 
 def _key(code: str, domain: str | None, ip: str | None, party: str | None,

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from registry.index import RegistryIndex, flatten_blocks
 from registry.lookup import LookupError_, Registry, classify
-from registry.store import Store, open_store
+from registry.store import open_store
 from tests.registry.helpers import load_examples
 
 

@@ -8,7 +8,6 @@ import io
 import logging
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest

@@ -10,17 +10,15 @@ has something in it (the second sweep's new findings stay suspected). All traffi
 
 from __future__ import annotations
 
-import base64
 import csv
-import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.served import icpwatch, served_world
 
 ROOT = Path(__file__).resolve().parents[2]
 NET = f"127.{100 + os.getpid() % 40}.{os.getpid() // 40 % 250}.0/24"
@@ -29,13 +27,6 @@ NET = f"127.{100 + os.getpid() % 40}.{os.getpid() // 40 % 250}.0/24"
 class Swept:
     def __init__(self, **kw: Any) -> None:
         self.__dict__.update(kw)
-
-
-def icpwatch(env: dict[str, str], *args: str, timeout: float = 300) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "icpwatch", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=timeout)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout)
 
 
 def confidential_values(registry_dir: Path) -> set[str]:
@@ -54,25 +45,9 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
     from registry.importer import import_file
     from registry.protection import Protector
     from registry.store import open_store
-    from sandbox.generate import generate_world, targets, write_registry
-    from sandbox.serve import Sandbox
 
-    tmp = tmp_path_factory.mktemp("report-world")
-    key = os.urandom(32)
-    env = {**os.environ, "ICPWATCH_KEY": base64.urlsafe_b64encode(key).decode()}
-    world = generate_world(network=NET)
-    (tmp / "targets.txt").write_text("\n".join(targets(world)) + "\n", encoding="utf-8")
-    write_registry(world, tmp / "registry")
-    db = f"sqlite:///{tmp / 'store.sqlite3'}"
-    store = open_store(db)
-    for kind in ("providers", "ip-ranges", "domains", "blacklist", "filings"):
-        import_file(store, kind, tmp / "registry" / f"{kind}.csv", protector=Protector(key))
-    store.dispose()
-    with Sandbox(world, dns="127.0.0.1:0", http_port=80, https_port=443, rdap="127.0.0.1:0",
-                 state_dir=tmp / "state") as box:
-        info = box.info
-        args = ["--targets", str(tmp / "targets.txt"), "--resolver", info["dns"], "--rdap", info["rdap"],
-                "--allow-private", "--ca-file", info["ca_file"], "--db", db, "--json"]
+    with served_world(tmp_path_factory.mktemp("report-world"), NET) as w:
+        world, tmp, db, key, env, args = w.world, w.tmp, w.db, w.key, w.env, w.args
         first = icpwatch(env, "sweep", *args)
         engine = create_engine_for(db)
         decide(engine, "verify", sweep_id=first["sweep_id"], all_in_sweep=True, by="张工", reason="复核属实")
@@ -81,10 +56,10 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
         resolved_domain = unfiled["domain"]
         filing = tmp / "late-filing.csv"
         with filing.open("w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["website_number", "subject_name", "subject_type", "subject_province", "website_name",
+            writer = csv.writer(fh)
+            writer.writerow(["website_number", "subject_name", "subject_type", "subject_province", "website_name",
                         "domains", "ips", "providers", "status"])
-            w.writerow(["粤ICP备2099000001号-1", "补办备案公司", "单位", "粤", "补办网", resolved_domain,
+            writer.writerow(["粤ICP备2099000001号-1", "补办备案公司", "单位", "粤", "补办网", resolved_domain,
                         "", unfiled["provider"], "filed"])
         store = open_store(db)
         import_file(store, "filings", filing, protector=Protector(key))
