@@ -272,5 +272,7 @@ def test_deterministic_and_fast_on_a_50_kb_page() -> None:
         start = time.perf_counter()
         classify(big)
         timings.append(time.perf_counter() - start)
-    assert statistics.median(timings) < 0.002, f"median {statistics.median(timings) * 1000:.2f} ms"
+    # about 1 ms on a quiet machine; the bound catches a pathological (e.g. quadratic) pattern, not
+    # the noise of a loaded CI machine
+    assert statistics.median(timings) < 0.010, f"median {statistics.median(timings) * 1000:.2f} ms"
     assert all(classify(big) == ["news"] for _ in range(3))
