@@ -21,11 +21,11 @@ from registry.models import Subject
 from registry.numbers import PROVINCES
 from registry.workdays import add_working_days
 
-from .base import need_reason, shape_record
+from .base import shape_record
 from .core import Actor, Incomplete, NotAllowed, target_state
 from .models import Application
 from .new_filing import store_password
-from .review import Review
+from .review import Review, with_password
 
 MATERIALS = ("subject_certificate", "contact_phone", "contact_id")
 RESET_WORKING_DAYS = 10  # annex 1 §4
@@ -102,14 +102,7 @@ class PasswordReset(Review):
                                   "within_deadline": on_time}
             self.step(session, application, "reset", actor, reason=note, detail=application.result)
             out = self.view(session, application)
-        out["password"] = password
-        out["password_note"] = "shown once: only its argon2id hash is stored"
-        return out
+        return with_password(out, password)
 
     def refuse_reset(self, application_id: int, actor: Actor, reason: str) -> dict[str, Any]:
-        with self.commit_guard() as session:
-            application = self.application(session, application_id)
-            target_state(application.kind, "refuse", application.state, application.id)
-            self.require_authority(actor, application, "refuse")
-            self.step(session, application, "refuse", actor, reason=need_reason(reason, "a refusal"))
-            return self.view(session, application)
+        return self.turn_down(application_id, actor, "refuse", reason, "a refusal")

@@ -19,6 +19,13 @@ REVIEWED = ("new_filing", "change", "add_access")
 AUTOMATIC_CHECK = Actor.system("provincial automatic check")
 
 
+def with_password(out: dict[str, Any], password: str) -> dict[str, Any]:
+    """The step's view with the filing password it issued, the one time it is ever shown."""
+    out["password"] = password
+    out["password_note"] = "shown once: only its argon2id hash is stored"
+    return out
+
+
 class Review(WorkflowBase):
     # -- hooks: each workflow module defines _check_record_<kind>, _apply_<kind> … ----------------
     def _hook(self, name: str, kind: str) -> Any:
@@ -112,18 +119,19 @@ class Review(WorkflowBase):
                 return self.view(session, application), password
 
         out, password = retrying(attempt)
-        if password:
-            out["password"] = password
-            out["password_note"] = "shown once: only its argon2id hash is stored"
-        return out
+        return with_password(out, password) if password else out
 
     def return_(self, application_id: int, actor: Actor, reason: str) -> dict[str, Any]:
         """The authority returns the application with its reasons (art. 18(3)2, 19(4), 22(2))."""
+        return self.turn_down(application_id, actor, "return", reason, "a return")
+
+    def turn_down(self, application_id: int, actor: Actor, action: str, reason: str, what: str) -> dict[str, Any]:
+        """The authority takes ``action`` (a return, a refusal) on the application, with its reason."""
         with self.commit_guard() as session:
             application = self.application(session, application_id)
-            target_state(application.kind, "return", application.state, application.id)
-            self.require_authority(actor, application, "return")
-            self.step(session, application, "return", actor, reason=need_reason(reason, "a return"))
+            target_state(application.kind, action, application.state, application.id)
+            self.require_authority(actor, application, action)
+            self.step(session, application, action, actor, reason=need_reason(reason, what))
             return self.view(session, application)
 
     # -- the host's side ----------------------------------------------------------------------------
