@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -69,12 +70,19 @@ asyncio.run(main())
 """
 
 CRAWL = r"""
-import json, sys, time
+import cProfile, json, resource, sys, time
 from crawler.runner import run_crawl
 cfg = json.load(sys.stdin)
+profile = cfg.pop("profile", None)
 t = time.monotonic()
-rid = run_crawl(cfg.pop("targets"), **cfg)
-print(json.dumps({"run_id": rid, "seconds": time.monotonic() - t}))
+if profile:
+    profiler = cProfile.Profile(time.process_time)  # CPU time: the figure that matters on a busy machine
+    rid = profiler.runcall(run_crawl, cfg.pop("targets"), **cfg)
+    profiler.dump_stats(profile)
+else:
+    rid = run_crawl(cfg.pop("targets"), **cfg)
+cpu = sum(u.ru_utime + u.ru_stime for u in map(resource.getrusage, (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)))
+print(json.dumps({"run_id": rid, "seconds": time.monotonic() - t, "cpu_seconds": cpu}))
 """
 
 
@@ -97,6 +105,8 @@ def main() -> None:
     ap.add_argument("--network", default="127.64.0.0/12")
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--skip-aiohttp", action="store_true")
+    ap.add_argument("--profile", metavar="FILE", help="write the crawl's cProfile statistics to FILE")
+    ap.add_argument("--workers", type=int, default=1, help="crawler processes sharing the run (Redis queue)")
     args = ap.parse_args()
 
     from sandbox.generate import Mix, generate_world
@@ -131,8 +141,8 @@ def main() -> None:
         db = tmp / "crawl.sqlite3"
         crawl, rss, err = _run(CRAWL, {
             "targets": urls, "db_url": f"sqlite:///{db}", "resolver": info["dns"], "allow_private": True,
-            "ca_file": info["ca_file"], "settings": {"ICPWATCH_OWNERSHIP": False, "ICPWATCH_PROGRESS": "log",
-                                                     "LOG_LEVEL": "WARNING", "DOWNLOAD_TIMEOUT": 10}}, 3600)
+            "ca_file": info["ca_file"], "profile": args.profile, "workers": args.workers, "settings": {"ICPWATCH_OWNERSHIP": False, "ICPWATCH_PROGRESS": "log",
+                                                     "LOG_LEVEL": "WARNING", "DOWNLOAD_TIMEOUT": 10, **json.loads(os.environ.get("BENCH_SETTINGS", "{}"))}}, 3600)
         from crawler.store import open_crawl_store
 
         store = open_crawl_store(f"sqlite:///{db}")
@@ -141,6 +151,7 @@ def main() -> None:
         store.dispose()
         result["crawler"] = {"stored": stored, "by_status": counts, "seconds": round(crawl["seconds"], 2),
                              "per_second": round(len(urls) / crawl["seconds"], 1),
+                             "cpu_ms_per_page": round(1000 * crawl["cpu_seconds"] / len(urls), 2),
                              "peak_rss_mb": round(rss / 2**20, 1)}
         if "aiohttp" in result:
             result["ratio"] = round(result["crawler"]["per_second"] / result["aiohttp"]["per_second"], 3)

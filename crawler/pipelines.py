@@ -20,7 +20,7 @@ from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from itemadapter import ItemAdapter
-from scrapy import Spider
+from scrapy import Item, Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from twisted.internet import defer, task
@@ -143,7 +143,9 @@ class StorePipeline:
         self._loop.start(self.batch_seconds, now=False)
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        row = ItemAdapter(item).asdict()
+        # an Observation's values are plain dicts and lists already: a shallow copy is the row
+        # (ItemAdapter.asdict would walk and copy every nested value of every observation)
+        row = dict(item) if isinstance(item, (dict, Item)) else ItemAdapter(item).asdict()
         row["run_id"] = row.get("run_id") or self.run_id
         self.pending.append(row)
         if len(self.pending) >= self.batch_size:

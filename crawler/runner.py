@@ -68,13 +68,16 @@ def crawl_settings(*, db_url: str, run_id: str, resolver: str | None = None, all
 def run_crawl(targets: Iterable[str], *, db_url: str, resolver: str | None = None,
               allow_private: bool = False, output: str | Path | None = None, run_id: str | None = None,
               ca_file: str | Path | None = None, settings: dict[str, Any] | None = None,
-              cidr_cap: int = DEFAULT_CIDR_CAP) -> str:
+              cidr_cap: int = DEFAULT_CIDR_CAP, workers: int = 1, redis_url: str | None = None) -> str:
     """Crawl ``targets`` (lines as in a targets file) and return the run id.
 
     ``run_id`` resumes that run (targets already stored for it are not fetched again; an unknown
     id starts a run of that name).  Observations go to the store at ``db_url`` and, with
     ``output``, are appended to that JSON Lines file.  The run's state ends "finished", or
     "interrupted" when the crawl was stopped (Ctrl-C) or closed for another reason.
+
+    ``workers`` > 1 crawls the homepage targets in that many processes sharing a Redis queue at
+    ``redis_url`` (:mod:`crawler.workers`); CIDR blocks are still probed by this process.
     """
     from scrapy.crawler import CrawlerProcess
     from twisted.internet import defer
@@ -99,15 +102,27 @@ def run_crawl(targets: Iterable[str], *, db_url: str, resolver: str | None = Non
     assert run_id is not None
     quiet_deprecation()
     warnings.filterwarnings("ignore", category=DeprecationWarning, module="scrapy")
-    s = crawl_settings(db_url=db_url, run_id=run_id, resolver=resolver, allow_private=allow_private,
-                       output=output, ca_file=ca_file, cidr_cap=cidr_cap, settings=settings)
+    crawl_options = {"db_url": db_url, "resolver": resolver, "allow_private": allow_private, "ca_file": ca_file,
+                     "cidr_cap": cidr_cap, "settings": settings}
+    s = crawl_settings(run_id=run_id, output=output, **crawl_options)
     # Scrapy's own root log handler only when the caller has set up no logging of its own (the
     # icpwatch command has: a second handler would print every line twice).
     s.set("LOG_INSTALL_ROOT_HANDLER", s.getbool("ICPWATCH_LOG_HANDLER", not logging.getLogger().handlers))
-    process = CrawlerProcess(s)
     reasons: list[str] = []
     plan = [(HomepageSpider, homepage_lines), (IPRangeSpider, iprange_lines)]
     plan = [(cls, ls) for cls, ls in plan if any(x.strip() for x in ls)]
+    if workers > 1 and plan and plan[0][0] is HomepageSpider:
+        from .workers import DEFAULT_REDIS_URL, run_workers
+
+        reasons.extend(run_workers(workers, run_id, homepage_lines, options=crawl_options,
+                                   redis_url=redis_url or DEFAULT_REDIS_URL, output=output))
+        if any(r != "finished" for r in reasons):
+            plan = []
+        else:
+            plan = plan[1:]
+            reasons = ["finished"]
+    expected = len(reasons) + len(plan)
+    process = CrawlerProcess(s) if plan else None
 
     @defer.inlineCallbacks
     def crawl_all():  # type: ignore[no-untyped-def]
@@ -123,7 +138,7 @@ def run_crawl(targets: Iterable[str], *, db_url: str, resolver: str | None = Non
         d = crawl_all()
         d.addBoth(lambda _: _stop(process))
         process.start(stop_after_crawl=False)
-    state = "finished" if all(r == "finished" for r in reasons) and len(reasons) == len(plan) else "interrupted"
+    state = "finished" if all(r == "finished" for r in reasons) and len(reasons) == expected else "interrupted"
     store = open_crawl_store(db_url, migrate=False)
     try:
         store.finish_run(run_id, state)

@@ -103,17 +103,32 @@ DOWNLOADER_CLIENTCONTEXTFACTORY = "crawler.tls.VerifyingContextFactory"
 ICPWATCH_CA_FILE = None
 
 # ---- components -----------------------------------------------------------------------------------
+# Every component below runs for every request and costs CPU on every page: those a homepage
+# sweep has no use for are off.
 DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.HopGuardMiddleware": 50,
+    "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,  # no allowed_domains: every host is a target
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,  # never send credentials
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "scrapy.downloadermiddlewares.cookies.CookiesMiddleware": None,
+    # a proxy from the environment would carry the request to an address the guard never saw
+    "scrapy.downloadermiddlewares.httpproxy.HttpProxyMiddleware": None,
     "crawler.dnsresolver.GuardedLookupMiddleware": 560,
     "crawler.middlewares.RedirectChainMiddleware": 600,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.ResumeMiddleware": 10,
+    # hops are counted by the visit itself (ICPWATCH_MAX_REDIRECTS); a hop is never dropped for
+    # its URL's length (that would lose the visit's observation), and no Referer is invented
+    "scrapy.spidermiddlewares.referer.RefererMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
+# A callback yields exactly one request or observation; Scrapy starts this many tasks per
+# callback to process its output in parallel (100 by default: 100 tasks for one item).
+CONCURRENT_ITEMS = 1
 ITEM_PIPELINES = {
     "crawler.pipelines.OwnershipPipeline": 100,
     "crawler.pipelines.StorePipeline": 800,

@@ -151,13 +151,20 @@ class CrawlStore(PackageStore):
         count = result.rowcount
         return count if count is not None and count >= 0 else len(rows)
 
-    def observations(self, run_id: str) -> Iterator[dict[str, Any]]:
-        """Every stored observation of a run (the ``data`` documents), in insertion order."""
+    def observations(self, run_id: str, *, after: int = 0) -> Iterator[dict[str, Any]]:
+        """Every stored observation of a run (the ``data`` documents), in insertion order; with
+        ``after``, only those stored after the row of that id (see :meth:`last_id`)."""
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=1000).execute(
-                select(observations.c.data).where(observations.c.run_id == run_id).order_by(observations.c.id))
+                select(observations.c.data).where(observations.c.run_id == run_id, observations.c.id > after)
+                .order_by(observations.c.id))
             for data in result.scalars():
                 yield data
+
+    def last_id(self) -> int:
+        """The id of the newest stored observation of any run (0 when there is none)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(observations.c.id))).scalar_one() or 0)
 
     def count(self, run_id: str) -> int:
         with self.engine.connect() as conn:

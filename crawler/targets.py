@@ -59,7 +59,7 @@ class Target:
     scheme_hint: str | None = None
 
 
-def _strip(line: str) -> str:
+def target_text(line: str) -> str:
     """The target text of a line: whitespace trimmed, a ``#`` comment (whole line, or after
     whitespace) removed.  A ``#`` straight after text is a URL fragment and stays."""
     text = line.strip()
@@ -137,9 +137,17 @@ def parse_targets(lines: Iterable[str], *, cidr_cap: int = DEFAULT_CIDR_CAP) -> 
     if cidr_cap < 1:
         raise ValueError("cidr_cap must be at least 1")
     for lineno, line in enumerate(lines, start=1):
-        text = _strip(line)
+        text = target_text(line)
         if text:
             yield from _one(lineno, text, cidr_cap)
+
+
+def parse_target_line(lineno: int, line: str, *, cidr_cap: int = DEFAULT_CIDR_CAP) -> Iterator[Target]:
+    """The targets of one line that was line ``lineno`` of a list (a target queued on its own
+    keeps the line number it had in the user's file)."""
+    text = target_text(line)
+    if text:
+        yield from _one(lineno, text, cidr_cap)
 
 
 def _http(host: str) -> str:

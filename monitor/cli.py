@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from crawler.cli import redis_option, workers_option
 from icpwatch.clikit import db_option, emit_json, fail, json_option
 
 ALERT_JOIN_SECONDS = 60.0
@@ -76,13 +77,15 @@ def _findings_table(title: str, rows: list[dict[str, Any]]) -> Any:
               help="Send the new findings here: webhook (default), dingtalk=, wecom=, feishu= (repeatable).")
 @click.option("--by", "created_by", default=None, metavar="NAME", help="Who runs the sweep (recorded).")
 @click.option("--run", "crawl_run", default=None, metavar="ID", help="Judge this stored crawl run instead of crawling.")
+@workers_option
+@redis_option
 @db_option
 @json_option
 def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces: tuple[str, ...],
           scope_name: str | None, resolver: str | None, allow_private: bool, render: str,
           evidence_dir: str | None, ca_file: Path | None,
           rdap: str | None, no_ownership: bool, cidr_cap: int, alerts: tuple[str, ...], created_by: str | None,
-          crawl_run: str | None, db_url: str, as_json: bool) -> None:
+          crawl_run: str | None, workers: int, redis_url: str, db_url: str, as_json: bool) -> None:
     """Sweep targets: crawl them, judge what was seen against the registry, store the findings.
 
     A target whose crawl failed (DNS, timeout, TLS, refused…) is listed as unknown and raises
@@ -92,6 +95,7 @@ def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces
     the estimate and is listed.
     """
     from crawler.targets import TargetError
+    from crawler.workers import WorkerError
 
     from .sweep import SweepError, SweepOptions, run_sweep
     from .targets import Selection, TargetSelectionError
@@ -100,10 +104,11 @@ def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces
                           provinces=list(provinces), scope=scope_name)
     options = SweepOptions(resolver=resolver, allow_private=allow_private, render=render, evidence_dir=evidence_dir,
                            ca_file=str(ca_file) if ca_file else None, rdap=rdap, ownership=not no_ownership,
-                           cidr_cap=cidr_cap, alerts=list(alerts), created_by=created_by, crawl_run=crawl_run)
+                           cidr_cap=cidr_cap, alerts=list(alerts), created_by=created_by, crawl_run=crawl_run,
+                           workers=workers, redis_url=redis_url)
     try:
         result = run_sweep(db_url, selection, options, engine=_engine(db_url))
-    except (TargetSelectionError, TargetError, SweepError, ValueError) as exc:
+    except (TargetSelectionError, TargetError, SweepError, WorkerError, ValueError) as exc:
         fail(str(exc))
         return
     doc = result.document

@@ -75,11 +75,14 @@ class SweepOptions:
     created_by: str | None = None
     schedule: str | None = None
     crawl_run: str | None = None          # judge this stored crawl run instead of crawling
+    workers: int = 1                      # crawler processes (crawler.workers)
+    redis_url: str | None = None          # their shared queue
     crawl_settings: dict[str, Any] = field(default_factory=dict)
 
     def recorded(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("crawl_settings")
+        out.pop("redis_url")  # may carry a password
         out["alerts"] = [a.split("=", 1)[0] if "=" in a else "webhook" for a in self.alerts]  # never the URLs
         return out
 
@@ -268,7 +271,8 @@ def _crawl(db_url: str, lines: list[str], options: SweepOptions) -> str:
     settings = crawl_settings(resolver=options.resolver, rdap=options.rdap, ownership=options.ownership)
     settings.update(options.crawl_settings)
     return run_crawl(lines, db_url=db_url, resolver=options.resolver, allow_private=options.allow_private,
-                     ca_file=options.ca_file, settings=settings, cidr_cap=options.cidr_cap)
+                     ca_file=options.ca_file, settings=settings, cidr_cap=options.cidr_cap,
+                     workers=options.workers, redis_url=options.redis_url)
 
 
 def _parse_alerts(values: list[str]) -> list[Any]:

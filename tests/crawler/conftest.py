@@ -44,12 +44,12 @@ class Crawl:
 
 def crawl(targets: list[str], *, db_url: str, output: Path, info: dict[str, Any] | None = None,
           allow_private: bool = True, run_id: str | None = None, settings: dict[str, Any] | None = None,
-          timeout: float = 120) -> Crawl:
+          timeout: float = 120, workers: int = 1) -> Crawl:
     """Run one crawl in a subprocess; its observations are the JSON Lines it appended to ``output``."""
     before = output.read_text(encoding="utf-8").count("\n") if output.exists() else 0
     cfg: dict[str, Any] = {
         "targets": targets, "db_url": db_url, "allow_private": allow_private, "output": str(output),
-        "run_id": run_id,
+        "run_id": run_id, "workers": workers,
         "settings": {"ICPWATCH_OWNERSHIP": False, "ICPWATCH_PROGRESS": "log", "DOWNLOAD_TIMEOUT": 4,
                      "LOG_LEVEL": "INFO", **(settings or {})},
     }

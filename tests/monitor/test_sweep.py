@@ -1,7 +1,8 @@
 """The acceptance test: full sweeps over the served default sandbox world, compared with the
 world's ground truth — every finding it lists is raised (recall), none it does not list
 (precision), each with the right party and article; unknown targets are exactly the world's
-failing ones. Then: a second sweep sees the same violations (one finding, two sightings), the
+failing ones. Then: a second sweep, crawled by two worker processes, sees the same violations
+(one finding, two sightings) and the same unknown targets, the
 diff of the two, and a sweep of the second crawl after a filing is added (its findings resolve).
 
 The world is ``sandbox.generate.generate_world()`` (the default world: seed 1, 300 sites with the
@@ -35,7 +36,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 
     with served_world(tmp_path_factory.mktemp("sweep-world"), NET) as w:
         first = icpwatch(w.env, "sweep", *w.args)
-        second = icpwatch(w.env, "sweep", *w.args)
+        # the second sweep crawls with two worker processes sharing a Redis queue: what it sees
+        # must be what one process saw
+        second = icpwatch(w.env, "sweep", *w.args, "--workers", "2")
         # served until the module ends: a later sweep of a stored run still asks the sandbox's
         # DNS who owns the addresses no IP filing record covers
         yield World(world=w.world, truth=ground_truth(w.world), db=w.db, env=w.env, tmp=w.tmp, first=first,
@@ -92,6 +95,7 @@ def test_second_sweep_sees_the_same_findings_again(served: World) -> None:
     second = {f["id"]: f for f in served.second["findings"]}
     assert first.keys() == second.keys()
     assert not any(f["new"] for f in second.values())
+    assert sorted(u["target"] for u in served.first["unknown"]) == sorted(u["target"] for u in served.second["unknown"])
     one = next(iter(second))
     shown = icpwatch(served.env, "findings", "show", str(one), "--db", served.db, "--json")
     assert [s["sweep_id"] for s in shown["sightings"]] == [served.first["sweep_id"], served.second["sweep_id"]]

@@ -1,0 +1,100 @@
+"""Several crawler processes on one run (crawler.workers, the homepage-queued spider): the same
+observations as one process, each visit once, line numbers kept, the feed complete, more machines
+joining through ``icpwatch crawl --join``.  Real Redis (127.0.0.1:6379), real sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import redis
+
+from crawler.spiders.queued import queue_key
+from crawler.store import open_crawl_store
+from crawler.workers import WorkerError, enqueue
+from tests.crawler.conftest import ROOT, crawl
+
+pytestmark = pytest.mark.slow
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+OWNERSHIP = ("ICPWATCH_OWNERSHIP", "ICPWATCH_OWNERSHIP_DNS", "ICPWATCH_RDAP_URL")
+
+
+@pytest.fixture(scope="module")
+def worker_crawl(served_world, world_crawl, tmp_path_factory):
+    """The world crawl's targets again, by two worker processes."""
+    _, info = served_world
+    tmp = tmp_path_factory.mktemp("worker-crawl")
+    db_url = f"sqlite:///{tmp / 'store.sqlite3'}"
+    result = crawl(world_crawl.targets, db_url=db_url, output=tmp / "out.jsonl", info=info, workers=2,
+                   settings={"ICPWATCH_OWNERSHIP": True, "ICPWATCH_OWNERSHIP_DNS": info["dns"],
+                             "ICPWATCH_RDAP_URL": info["rdap"]}, timeout=300)
+    result.db_url = db_url  # type: ignore[attr-defined]
+    return result
+
+
+def test_workers_observe_what_one_process_observes(world_crawl, worker_crawl) -> None:
+    single, shared = world_crawl.by_key(), worker_crawl.by_key()
+    keys = [o["target_key"] for o in worker_crawl.observations]
+    assert len(keys) == len(set(keys)), "a visit was stored twice"
+    assert set(shared) == set(single)
+    for key, observation in single.items():
+        other = shared[key]
+        assert other["status"] == observation["status"], key
+        assert other["target_line"] == observation["target_line"], key
+        assert other["final_url"] == observation["final_url"], key
+        assert other["run_id"] == worker_crawl.run_id
+
+
+def test_workers_run_is_finished_and_its_queue_gone(worker_crawl) -> None:
+    store = open_crawl_store(worker_crawl.db_url)
+    try:
+        stored = list(store.observations(worker_crawl.run_id))
+        assert store.get_run(worker_crawl.run_id)["state"] == "finished"
+    finally:
+        store.dispose()
+    # the feed holds exactly what the store holds, each line a whole document
+    assert sorted(o["target_key"] for o in stored) == sorted(o["target_key"] for o in worker_crawl.observations)
+    assert redis.Redis.from_url(REDIS_URL).llen(queue_key(worker_crawl.run_id)) == 0
+
+
+def test_a_machine_joins_a_queued_run(served_world, tmp_path) -> None:
+    """``icpwatch crawl --join RUN`` works through a queue another machine filled."""
+    world, info = served_world
+    sites = [s for s in world.sites if s.domains and not s.hostile][:6]
+    lines = ["# two machines, one list", *[s.host for s in sites]]
+    run_id = f"join-{tmp_path.name}"
+    assert enqueue(REDIS_URL, run_id, lines) == len(sites)  # the comment is not queued
+    db_url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    proc = subprocess.run([sys.executable, "-m", "icpwatch", "crawl", "--join", run_id, "--db", db_url,
+                           "--resolver", info["dns"], "--ca-file", info["ca_file"], "--allow-private", "--json"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={"ICPWATCH_REDIS_URL": REDIS_URL, **_env()})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    assert summary["run_id"] == run_id
+    store = open_crawl_store(db_url)
+    try:
+        observed = list(store.observations(run_id))
+    finally:
+        store.dispose()
+    assert {o["target"] for o in observed} == {s.host for s in sites}
+    by_target = {o["target"]: o["target_line"] for o in observed}
+    for number, line in enumerate(lines, start=1):
+        if not line.startswith("#"):
+            assert by_target[line] == number  # the line number of the user's list, not of a batch
+    assert redis.Redis.from_url(REDIS_URL).llen(queue_key(run_id)) == 0
+
+
+def test_unreachable_redis_is_a_clear_error_with_no_password(tmp_path) -> None:
+    with pytest.raises(WorkerError) as raised:
+        enqueue("redis://user:s3cret@127.0.0.1:1/0", "r", ["example.cn"])
+    assert "127.0.0.1:1" in str(raised.value) and "s3cret" not in str(raised.value)
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return dict(os.environ)
