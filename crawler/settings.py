@@ -23,6 +23,7 @@ ICPWATCH_RDAP_URL              RDAP base URL (None: the real RIRs)
 ICPWATCH_OWNERSHIP_TIMEOUT     seconds per ownership lookup (5)
 ICPWATCH_BATCH_SIZE            observations per store write (500)
 ICPWATCH_BATCH_SECONDS         longest an observation waits to be written (2.0)
+ICPWATCH_QUEUE_BATCH           target lines a worker takes from the shared queue at a time (64)
 ICPWATCH_PROGRESS              "auto" (rich on a terminal, log lines otherwise), "rich", "log", "off"
 ICPWATCH_PROGRESS_INTERVAL     seconds between plain progress lines (10)
 ICPWATCH_CONTACT_URL           contact URL named in the User-Agent
@@ -151,6 +152,7 @@ ICPWATCH_RDAP_URL = None
 ICPWATCH_OWNERSHIP_TIMEOUT = 5.0
 ICPWATCH_BATCH_SIZE = 500
 ICPWATCH_BATCH_SECONDS = 2.0
+ICPWATCH_QUEUE_BATCH = 64  # small enough that every worker gets a share of a short list
 ICPWATCH_PROGRESS = "auto"
 ICPWATCH_PROGRESS_INTERVAL = 10.0
 

@@ -153,6 +153,9 @@ def run_workers(count: int, run_id: str, lines: list[str], *, options: dict[str,
     for index, process in enumerate(processes):
         if process.exitcode and reasons[index] == "unknown":
             reasons[index] = f"exit code {process.exitcode}"
+        if reasons[index] != "finished":
+            # what it stored is kept; resuming the run fetches only what no worker stored
+            logger.error("run %s: worker %d (pid %s) ended: %s", run_id, index, process.pid, reasons[index])
     if output:
         _write_feed(store_url, run_id, Path(output), after)
     return reasons

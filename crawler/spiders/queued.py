@@ -47,7 +47,7 @@ class QueuedHomepageSpider(RedisMixin, HomepageSpider):
         if not spider.run_id:
             raise ValueError("a queued crawl needs a run id")
         spider.redis_key = queue_key(spider.run_id)
-        spider.redis_batch_size = crawler.settings.getint("ICPWATCH_QUEUE_BATCH", 500)
+        spider.redis_batch_size = crawler.settings.getint("ICPWATCH_QUEUE_BATCH")
         spider.setup_redis(crawler)
         return spider
 

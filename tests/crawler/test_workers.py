@@ -98,3 +98,94 @@ def _env() -> dict[str, str]:
     import os
 
     return dict(os.environ)
+
+
+def test_a_killed_worker_loses_nothing_stored_and_the_run_resumes(served_world, tmp_path) -> None:
+    """SIGKILL one of two workers mid-crawl: the run ends interrupted and names the worker, what
+    was stored stays, and resuming the run stores every other visit exactly once."""
+    import os
+    import signal
+    import time
+
+    world, info = served_world
+    targets = tmp_path / "targets.txt"
+    # the hostile sites keep the workers busy for seconds (bounded timeouts), long enough to kill one
+    hosts = [s.host for s in world.sites if s.hostile] + [s.host for s in world.sites if not s.hostile]
+    targets.write_text("\n".join(hosts) + "\n", encoding="utf-8")
+    db_url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    args = [sys.executable, "-m", "icpwatch", "crawl", "--targets", str(targets), "--db", db_url, "--json",
+            "--resolver", info["dns"], "--ca-file", info["ca_file"], "--allow-private", "--workers", "2",
+            "--redis", REDIS_URL]
+    env = _env()
+    coordinator = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+    victim = None
+    deadline = time.monotonic() + 60
+    while victim is None and time.monotonic() < deadline:
+        children = _children(coordinator.pid)
+        workers = [pid for pid in children if "multiprocessing.spawn" in _cmdline(pid) and _running(pid)]
+        if len(workers) == 2 and _stored(db_url) > 0:
+            victim = workers[0]
+        time.sleep(0.1)
+    assert victim is not None, "the workers never started storing"
+    os.kill(victim, signal.SIGKILL)
+    out, err = coordinator.communicate(timeout=300)
+    assert coordinator.returncode == 0, err[-3000:]
+    first = json.loads(out)
+    assert first["state"] == "interrupted"
+    assert f"pid {victim}) ended: exit code -9" in err
+    kept = _stored(db_url)
+    assert 0 < kept == first["observations"]
+
+    resumed = subprocess.run([*args, "--run", first["run_id"]], capture_output=True, text=True, cwd=ROOT, env=env,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    second = json.loads(resumed.stdout)
+    assert second["run_id"] == first["run_id"] and second["state"] == "finished"
+    store = open_crawl_store(db_url)
+    try:
+        keys = [o["target_key"] for o in store.observations(first["run_id"])]
+    finally:
+        store.dispose()
+    assert len(keys) == len(set(keys)), "a visit was stored twice"
+    assert {k.split("|", 1)[0] for k in keys} == set(hosts)
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _stored(db_url: str) -> int:
+    import sqlite3
+
+    path = db_url.removeprefix("sqlite:///")
+    try:
+        with sqlite3.connect(path, timeout=5) as conn:
+            return int(conn.execute("select count(*) from observations").fetchone()[0])
+    except sqlite3.Error:  # not created yet
+        return 0
