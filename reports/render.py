@@ -2,7 +2,9 @@
 
 - ``html``: the document's Jinja2 template (``templates/<kind>.html.j2``), one self-contained file:
   styles inline, charts and screenshots embedded as base64 PNG.
-- ``pdf``: the same HTML laid out by WeasyPrint, in Noto Sans CJK (Debian ``fonts-noto-cjk``).
+- ``pdf``: HTML laid out by WeasyPrint, in Noto Sans CJK (Debian ``fonts-noto-cjk``): from
+  ``templates/<kind>.pdf.j2`` where a document has one (it extends the HTML template and lays long
+  lists out for print), else the HTML template; a long list in parts at once (``reports.pdf``).
 - ``md``: ``templates/<kind>.md.j2``; charts are written beside it as PNG files and linked.
 - ``xlsx``: a cover sheet with the document's heading, then one sheet per table (pandas + openpyxl).
 - ``csv``: the document's main table in ``PATH``, each further table beside it as ``PATH-<name>.csv``
@@ -33,6 +35,7 @@ from jinja2 import (
 from registry.protection import mask_text
 
 from .document import Document, cn_date
+from .pdf import PdfError, write_pdf
 
 FORMATS = ("html", "pdf", "xlsx", "csv", "md")
 #: screenshots above this size are linked, not embedded (a notice must stay mailable)
@@ -73,7 +76,7 @@ def environment(templates: str | os.PathLike[str] | None = None) -> Environment:
             raise RenderError(f"--templates {templates}: not a folder")
         loaders.append(FileSystemLoader(str(templates)))
     loaders.append(PackageLoader("reports", "templates"))
-    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html.j2"]),
+    env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html.j2", "pdf.j2"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(date=cn_date, md=md_cell, embed=embed_file)
     return env
@@ -81,11 +84,13 @@ def environment(templates: str | os.PathLike[str] | None = None) -> Environment:
 
 def render_text(document: Document, fmt: str, *, templates: str | os.PathLike[str] | None = None,
                 chart_links: dict[str, str] | None = None) -> str:
-    """The document as HTML or Markdown text (masked once more on the way out)."""
+    """The document as HTML (for ``fmt`` html or pdf) or Markdown text (masked once more on the way out)."""
     env = environment(templates)
-    name = f"{document.kind}.{fmt}.j2"
+    names = [f"{document.kind}.{fmt}.j2"] + ([f"{document.kind}.html.j2"] if fmt == "pdf" else [])
+    name = names[0]
     try:
-        template = env.get_template(name)
+        template = env.select_template(names)
+        name = template.name or name
         charts = chart_links if chart_links is not None else {k: data_uri(v) for k, v in document.charts.items()}
         text = template.render(doc=document.context, title=document.title, charts=charts,
                                tables={t.key: t for t in document.tables}, fmt=fmt)
@@ -146,9 +151,7 @@ def write(document: Document, fmt: str, out: str | os.PathLike[str], *,
         if fmt == "html":
             path.write_text(render_text(document, "html", templates=templates), encoding="utf-8")
         elif fmt == "pdf":
-            from weasyprint import HTML
-
-            HTML(string=render_text(document, "html", templates=templates)).write_pdf(path)
+            write_pdf(render_text(document, "pdf", templates=templates), path)
         elif fmt == "md":
             links = {}
             for name, png in document.charts.items():
@@ -166,6 +169,8 @@ def write(document: Document, fmt: str, out: str | os.PathLike[str], *,
                 written.append(target)
     except OSError as exc:
         raise RenderError(f"--out {path}: cannot write ({exc.strerror or exc})") from None
+    except PdfError as exc:
+        raise RenderError(str(exc)) from exc
     return written
 
 

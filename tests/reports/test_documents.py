@@ -295,3 +295,7 @@ def test_a_province_adapts_the_wording_with_its_own_template(swept: Swept, tmp_p
     out = tmp_path / "n.html"
     report(swept, "notice", "--sweep", str(swept.first["sweep_id"]), "--templates", str(own), "--out", str(out))
     assert "特此通报，请认真整改" in out.read_text(encoding="utf-8")
+    pdf = tmp_path / "n.pdf"  # the PDF's own template extends the province's wording
+    report(swept, "notice", "--sweep", str(swept.first["sweep_id"]), "--templates", str(own), "--format", "pdf",
+           "--out", str(pdf))
+    assert "特此通报，请认真整改" in re.sub(r"\s", "", text_of(pdf))
