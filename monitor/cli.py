@@ -62,7 +62,8 @@ def _findings_table(title: str, rows: list[dict[str, Any]]) -> Any:
 @click.option("--allow-private", is_flag=True, help="Permit loopback and private targets (refused by default).")
 @click.option("--render", default="none", show_default=True, metavar="POLICY",
               help="Which sites to check in Chromium after the crawl: none, uncertain (filed sites whose static "
-                   "display estimate is unsure or raised a display finding), filed, all, or sample:N "
+                   "display estimate is unsure or raised a display finding), filed, unfiled (sites served without a "
+                   "filing: the notice's screenshots), all, or sample:N "
                    "(N % of filed sites, the same ones every sweep).")
 @click.option("--evidence-dir", type=click.Path(file_okay=False), default=None,
               help="Where rendered evidence (screenshots, served HTML, measurements) is written "

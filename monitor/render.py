@@ -20,6 +20,9 @@ Policies (cost control: the static pass decides what needs a browser):
   a placement or visibility value is unknown from the source, the mark comes from an image or a
   script, or a linked image may hold the number;
 * ``filed`` — every site in service with a valid filing;
+* ``unfiled`` — every site in service that raised a finding of serving without a filing
+  (UNFILED_SITE, BLACKLISTED_SERVED, CANCELLED_STILL_SERVED): the screenshots a notice of unfiled
+  sites shows;
 * ``all`` — every site in service the sweep judged;
 * ``sample:N`` — N % of the filed sites, chosen by a hash of the site's key (the same sites every
   sweep, so successive sweeps compare).
@@ -64,7 +67,9 @@ from .store import MonitorStore
 
 logger = logging.getLogger(__name__)
 
-POLICIES = ("none", "uncertain", "filed", "all", "sample:N")
+POLICIES = ("none", "uncertain", "filed", "unfiled", "all", "sample:N")
+#: the findings whose site a notice of unfiled sites lists, with its screenshot (policy ``unfiled``)
+SERVED_UNFILED_CODES = ("UNFILED_SITE", "BLACKLISTED_SERVED", "CANCELLED_STILL_SERVED")
 #: where evidence goes when the store is not a file (PostgreSQL) and no --evidence-dir is given
 DEFAULT_EVIDENCE_DIR = "icpwatch-evidence"
 #: settings the render stage reads from the environment as well (a deployment's overrides)
@@ -83,7 +88,7 @@ class RenderPolicyError(ValueError):
 
 @dataclass(frozen=True)
 class Policy:
-    name: str                 # none | uncertain | filed | all | sample
+    name: str                 # none | uncertain | filed | unfiled | all | sample
     percent: int = 100        # sample:N only
 
     def __str__(self) -> str:
@@ -91,9 +96,10 @@ class Policy:
 
 
 def parse_policy(text: str) -> Policy:
-    """``none``, ``uncertain``, ``filed``, ``all`` or ``sample:N`` (N a whole percentage 1–100)."""
+    """``none``, ``uncertain``, ``filed``, ``unfiled``, ``all`` or ``sample:N`` (N a whole
+    percentage 1–100)."""
     value = (text or "").strip().lower()
-    if value in ("none", "uncertain", "filed", "all"):
+    if value in ("none", "uncertain", "filed", "unfiled", "all"):
         return Policy(value)
     if value.startswith("sample:"):
         try:
@@ -159,15 +165,23 @@ def select_sites(folded: Folded, registry: RegistryView, drafts: Iterable[Draft]
     sites = [s for s in folded.sites if s.category == "site"]
     if policy.name == "all":
         return sites
+    if policy.name == "unfiled":
+        return _named_by(sites, [d for d in drafts if d.code in SERVED_UNFILED_CODES])
     filed = [s for s in sites if registry.valid(s.host) is not None]
     if policy.name == "filed":
         return filed
     if policy.name == "sample":
         return [s for s in filed if _sampled(s, policy.percent)]
-    # a display finding is about the site's domain, or for a site reached by IP alone its address
-    flagged = {(d.target, d.domain or d.ip) for d in drafts if d.code in DISPLAY_CODES}
-    return [s for s in filed if static_uncertain(s) or (s.target, s.domain or s.ip) in flagged
-            or (s.domain is None and (s.target, s.host) in flagged)]
+    flagged = {id(s) for s in _named_by(filed, [d for d in drafts if d.code in DISPLAY_CODES])}
+    return [s for s in filed if static_uncertain(s) or id(s) in flagged]
+
+
+def _named_by(sites: list[SiteView], drafts: list[Draft]) -> list[SiteView]:
+    """The sites ``drafts`` are about: a finding names the site's domain, or for a site reached by
+    IP alone its address."""
+    named = {(d.target, d.domain or d.ip) for d in drafts}
+    return [s for s in sites if (s.target, s.domain or s.ip) in named
+            or (s.domain is None and (s.target, s.host) in named)]
 
 
 # ---------------------------------------------------------------------------------------------

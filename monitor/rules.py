@@ -264,7 +264,10 @@ def service_findings(site: SiteView, registry: RegistryView, cn: list[AddressInf
                      filings: list[FilingInfo]) -> list[Draft]:
     """BLACKLISTED_SERVED, UNFILED_SITE, CANCELLED_STILL_SERVED: one per serving address in China,
     against the provider serving it."""
-    evidence = {"filings": [f.brief() for f in filings]}
+    evidence: dict[str, Any] = {"filings": [f.brief() for f in filings]}
+    if site.render is not None and site.render.get("status") == "ok":
+        # the homepage as the browser showed it: the screenshot a notice of unfiled sites carries
+        evidence["rendered"] = {k: site.render.get(k) for k in ("final_url", "evidence")}
     out: list[Draft] = []
     why = registry.blacklisted(site.domain, filings)
     if why:

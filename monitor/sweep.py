@@ -38,6 +38,7 @@ from .ownership import Owner, from_observation, origin_owners
 from .registryview import RegistryView
 from .render import (
     POLICIES,
+    SERVED_UNFILED_CODES,
     RenderPolicyError,
     RenderStage,
     attach,
@@ -164,7 +165,7 @@ def store_findings(store: MonitorStore, sweep_id: int, drafts: list[Draft]) -> l
                             first_sweep_id=sweep_id, last_sweep_id=sweep_id, evidence=d.evidence)
                 s.add(f)
             else:
-                f.last_seen_at, f.last_sweep_id, f.evidence = now, sweep_id, d.evidence
+                f.last_seen_at, f.last_sweep_id, f.evidence = now, sweep_id, _keep_rendered(f, d.evidence)
                 f.target, f.redirect_to = d.target, d.redirect_to
             out.append((f, new))
         s.flush()
@@ -261,6 +262,16 @@ def run_sweep(db_url: str, selection: Selection, options: SweepOptions | None = 
 
 def _render_counts(stage: RenderStage) -> dict[str, Any]:
     return {k: v for k, v in stage.summary().items() if k not in ("failures", "kept_static")}
+
+
+def _keep_rendered(finding: Finding, evidence: dict[str, Any]) -> dict[str, Any]:
+    """``evidence`` of a new sighting of a site served without a filing; when this sweep did not
+    render the site, the screenshot an earlier sweep took stays, saying which sweep took it (a
+    display finding's evidence is always this sweep's own: rendered or static, never mixed)."""
+    earlier = (finding.evidence or {}).get("rendered")
+    if "rendered" in evidence or not earlier or finding.code not in SERVED_UNFILED_CODES:
+        return evidence
+    return {**evidence, "rendered": {"sweep_id": finding.last_sweep_id, **earlier}}
 
 
 def _crawl(db_url: str, lines: list[str], options: SweepOptions) -> str:

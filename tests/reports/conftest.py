@@ -48,7 +48,9 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Swept]:
 
     with served_world(tmp_path_factory.mktemp("report-world"), NET) as w:
         world, tmp, db, key, env, args = w.world, w.tmp, w.db, w.key, w.env, w.args
-        first = icpwatch(env, "sweep", *args)
+        # the unfiled sites rendered in Chromium: the notice and the bundles carry their screenshots
+        first = icpwatch(env, "sweep", *args, "--render", "unfiled", "--evidence-dir", str(tmp / "evidence"),
+                         timeout=900)
         engine = create_engine_for(db)
         decide(engine, "verify", sweep_id=first["sweep_id"], all_in_sweep=True, by="张工", reason="复核属实")
         # One unfiled site gets filed; the stored crawl judged again is the next sweep of the scope.

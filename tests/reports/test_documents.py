@@ -119,6 +119,9 @@ def test_notice_lists_each_verified_unfiled_finding_with_its_facts(swept: Swept,
         assert re.fullmatch(r"\d{4}-\d\d-\d\d(（估算）)?", row["完成期限"])
         assert row["依据条款"].startswith("第")
         assert (f["domain"] or f["ip"]) in html
+    # every unfiled site served a page the browser rendered: each row shows its screenshot
+    served = [f for f in unfiled if f["code"] in ("UNFILED_SITE", "CANCELLED_STILL_SERVED", "BLACKLISTED_SERVED")]
+    assert served and html.count('<img class="shot"') == len(served)
     summary = pd.read_csv(outputs[("notice", "csv")][1], encoding="utf-8-sig")
     assert summary["发现数"].sum() == len(unfiled) and summary["记分"].sum() == sum(f["points"] for f in unfiled)
     per_party = Counter(f["provider"] or "未能确定" for f in unfiled)
@@ -250,7 +253,7 @@ def test_evidence_bundle_checks_and_detects_tampering(swept: Swept, verified: li
     manifest = json.loads(report(swept, "bundle", str(finding["id"]), "--out", str(bundle), "--json").stdout)
     assert {"finding.json", "evidence.json", "observation.json", "redirect_chain.json", "dns.json",
             "measurements.json"} <= set(manifest["files"])
-    assert "screenshot.png" in manifest["absent"]  # the sweep did not render: said, not hidden
+    assert "screenshot.png" in manifest["files"]  # the homepage as Chromium showed it, in the archive
     ok = subprocess.run([sys.executable, "-m", "icpwatch", "report", "verify", str(bundle), "--json"],
                         capture_output=True, text=True, cwd=ROOT, env=swept.env)
     assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
@@ -258,6 +261,7 @@ def test_evidence_bundle_checks_and_detects_tampering(swept: Swept, verified: li
         contents = {n: archive.read(n) for n in archive.namelist()}
         dns = json.loads(contents["dns.json"])
         assert dns and finding["domain"] in json.dumps(dns)
+        assert contents["screenshot.png"].startswith(b"\x89PNG\r\n\x1a\n")
     contents["dns.json"] = contents["dns.json"].replace(b"127.", b"128.")
     tampered = tmp_path / "t.zip"
     with zipfile.ZipFile(tampered, "w") as archive:
