@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 PUSH_BATCH = 10_000
+QUEUE_TTL = 30 * 24 * 3600  # seconds
 
 
 class WorkerError(RuntimeError):
@@ -62,6 +63,7 @@ def enqueue(redis_url: str, run_id: str, lines: list[str]) -> int:
         pipe.delete(key)
         for start in range(0, len(entries), PUSH_BATCH):
             pipe.rpush(key, *entries[start:start + PUSH_BATCH])
+        pipe.expire(key, QUEUE_TTL)  # an interrupted run never resumed does not stay in Redis for ever
         pipe.execute()
     return len(entries)
 
