@@ -11,7 +11,10 @@ process tree (RSS summed over the browser's processes, and PSS, which counts sha
 every 100 pages up to the ``--pages``-th — a few more pages than that are queued, so every
 worker is still busy when the last sample is taken; "flat" is judged on the highest sample from
 the 100th page on, as one may fall just after a browser recycle — and the load average of the machine at the
-start and the end (other work on the same cores slows every figure). Targets: >= 8 pages/s;
+start and the end (other work on the same cores slows every figure), and the CPU seconds per page of this process
+(the routing and fetching), the Playwright driver and each kind of Chromium process — the figure
+other work on the machine does not change — and apart, that of the sandbox serving the pages.
+Targets: >= 8 pages/s;
 memory at the last page within 20 % of the 100th. Run:
 ``python benchmarks/bench_render.py [--pages 2000] [--concurrency 6]``.
 All traffic stays on 127.0.0.0/8.
@@ -24,7 +27,9 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -64,6 +69,72 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _kind(pid: int) -> str | None:
+    """What a descendant process is: the Playwright driver, or Chromium's browser process and its
+    children by their ``--type`` (the utility processes by their service, e.g. the network)."""
+    try:
+        # Chromium's children rewrite their title: their arguments are then one string with spaces.
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").split()
+    except OSError:
+        return None
+    if args and "node" in Path(args[0]).name:
+        return "driver"
+    if not any("chrom" in a for a in args[:1]):
+        return None
+    kind = next((a.split("=", 1)[1] for a in args if a.startswith("--type=")), "browser")
+    if kind == "utility":
+        sub = next((a.split("=", 1)[1] for a in args if a.startswith("--utility-sub-type=")), "")
+        kind = "network" if "Network" in sub else "utility"
+    return kind
+
+
+class CpuSampler:
+    """CPU seconds of this process's descendants, by kind (see :func:`_kind`), read from /proc
+    every ``interval``: a process that ended is counted with its last reading (Chromium's short
+    lived processes lose at most one interval)."""
+
+    def __init__(self, interval: float = 0.5, named: dict[int, str] | None = None) -> None:
+        self.interval = interval
+        self.named = named or {}  # other processes to count, by pid (the sandbox's server)
+        self.seen: dict[tuple[int, int], tuple[str, float]] = {}  # (pid, start time) -> kind, cpu
+        self.base: dict[tuple[int, int], tuple[str, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        for pid in _children(os.getpid()):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            key = (pid, int(fields[19]))
+            known = self.seen.get(key)
+            kind = known[0] if known else self.named.get(pid) or _kind(pid)
+            if kind is not None:
+                self.seen[key] = (kind, (int(fields[11]) + int(fields[12])) / _TICK)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._sample()
+
+    def start(self) -> None:
+        self._sample()
+        self.base = dict(self.seen)  # what the processes already running had spent before
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        out: dict[str, float] = {}
+        for key, (kind, cpu) in self.seen.items():
+            out[kind] = out.get(kind, 0.0) + cpu - self.base.get(key, (kind, 0.0))[1]
+        return out
+
+
 def chromium_memory() -> dict[str, float]:
     """RSS and PSS (MiB) summed over this process's Chromium descendants."""
     rss = pss = 0
@@ -83,7 +154,7 @@ def chromium_memory() -> dict[str, float]:
     return {"rss_mib": round(rss / 1024, 1), "pss_mib": round(pss / 1024, 1), "processes": count}
 
 
-async def bench(info: dict, targets: list[str], pages: int, concurrency: int) -> dict:
+async def bench(info: dict, targets: list[str], pages: int, concurrency: int, server_pid: int) -> dict:
     from crawler.guard import AddressGuard
     from crawler.render import Renderer, RenderOptions
     from crawler.resolve import Resolver
@@ -115,13 +186,25 @@ async def bench(info: dict, targets: list[str], pages: int, concurrency: int) ->
                     marks[done] = time.monotonic() - started
 
         load_before = os.getloadavg()
+        sampler = CpuSampler(named={server_pid: "sandbox"})
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        sampler.start()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
+        cpu = sampler.stop()
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu["python"] = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
+        served_cpu = cpu.pop("sandbox", 0.0)
         seconds = marks[pages]
         launches = renderer.pool.launches
+    rendered = pages + extra
+    cpu_per_page = {k: round(v / rendered, 4) for k, v in sorted(cpu.items(), key=lambda kv: -kv[1])}
     return {"pages": pages, "seconds": round(seconds, 1), "pages_per_second": round(pages / seconds, 2),
             "steady_pages_per_second": round((pages - 100) / (seconds - marks[100]), 2) if pages > 100 else None,
             "statuses": dict(statuses), "verdicts": dict(verdicts), "memory": memory,
             "browser_launches": launches, "concurrency": concurrency,
+            "cpu_seconds_per_page": {"total": round(sum(cpu.values()) / rendered, 4), **cpu_per_page},
+            # what serving the pages cost the sandbox (the same cores; not part of a render)
+            "sandbox_cpu_seconds_per_page": round(served_cpu / rendered, 4),
             "load_average": {"start": [round(x, 1) for x in load_before],
                              "end": [round(x, 1) for x in os.getloadavg()]}}
 
@@ -141,7 +224,7 @@ def main() -> None:
         server.start()
         try:
             served = ready.get(timeout=600)
-            result = asyncio.run(bench(served["info"], served["targets"], args.pages, args.concurrency))
+            result = asyncio.run(bench(served["info"], served["targets"], args.pages, args.concurrency, server.pid))
         finally:
             stop.set()
             server.join(30)

@@ -28,7 +28,8 @@ ICPWATCH_PROGRESS              "auto" (rich on a terminal, log lines otherwise),
 ICPWATCH_PROGRESS_INTERVAL     seconds between plain progress lines (10)
 ICPWATCH_CONTACT_URL           contact URL named in the User-Agent
 ICPWATCH_MAX_HEADER_BYTES      response headers larger than this are a protocol_error (256 KiB)
-ICPWATCH_CHROMIUM              Chromium executable for the rendered check (None: chromium on PATH)
+ICPWATCH_CHROMIUM              Chromium executable for the rendered check (None: chromium-headless-shell,
+                               else chromium, on PATH)
 ICPWATCH_RENDER_DEADLINE       seconds one rendered page may take; after it the page is unknown (20)
 ICPWATCH_RENDER_SETTLE         longest wait after load for script changes and redirects (3)
 ICPWATCH_RENDER_BLOCK_MEDIA    fetch no images, media, fonts (a page needing OCR is rendered again)

@@ -1,9 +1,10 @@
 # Shared by the set-up scripts: find Python, install missing Debian packages.
 # shellcheck shell=bash
 
-# The Debian packages icpwatch needs at run time: Chromium for the rendered checks, CJK fonts for
+# The Debian packages icpwatch needs at run time: Chromium for the rendered checks (the headless
+# shell is the same engine without a window to paint, half the CPU a page), CJK fonts for
 # rendered pages and images (and, later, for PDFs and charts).
-RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk chromium libpango-1.0-0 libpangoft2-1.0-0 tesseract-ocr tesseract-ocr-chi-sim)
+RUNTIME_PACKAGES=(ca-certificates fonts-noto-cjk chromium chromium-headless-shell libpango-1.0-0 libpangoft2-1.0-0 tesseract-ocr tesseract-ocr-chi-sim)
 # What the test suite needs beyond that: curl and dig are clients the sandbox is checked with,
 # pdftoppm and pdffonts (poppler-utils) check the PDFs' Chinese glyphs.
 TEST_PACKAGES=(curl poppler-utils dnsutils)

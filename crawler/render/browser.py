@@ -1,6 +1,7 @@
 """Debian's Chromium, driven by Playwright, locked down so only our routing can feed it.
 
-Launched with ``executable_path`` (never a downloaded browser) and:
+Launched with ``executable_path`` (never a downloaded browser; Debian's headless shell when it is
+installed, see :func:`find_chromium`) and:
 
 * a proxy that points nowhere (``127.0.0.1:9``, the discard port, with loopback *not* bypassed):
   a request that escaped interception — a fulfilled redirect's next hop, a prefetch, anything —
@@ -30,7 +31,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BrowserUnavailable", "BrowserPool", "LAUNCH_ARGS", "PageLease", "find_chromium"]
+__all__ = ["BrowserUnavailable", "BrowserPool", "CHROMIUM_NAMES", "LAUNCH_ARGS", "PageLease", "find_chromium"]
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,22 @@ class BrowserUnavailable(RuntimeError):
     """No Chromium to render with (Debian's ``chromium`` package is not installed)."""
 
 
+#: Debian's Chromium executables, best first. The headless shell (package
+#: chromium-headless-shell) is the same engine without a browser window: the full browser, even
+#: headless, lays out and paints its toolbar, tab strip and loading animation for every
+#: navigation, which costs about as much CPU as rendering the page itself.
+CHROMIUM_NAMES = ("chromium-headless-shell", "chromium", "chromium-browser")
+
+
 def find_chromium(path: str | None = None) -> str:
-    """The Chromium executable: ``path`` when given, else Debian's ``chromium`` on PATH."""
-    found = path or shutil.which("chromium") or shutil.which("chromium-browser")
+    """The Chromium executable: ``path`` when given, else the first of :data:`CHROMIUM_NAMES`
+    on PATH."""
+    found = path or next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
     if not found or not shutil.which(found):
         raise BrowserUnavailable(
             f"no Chromium at {path!r}" if path else
-            "Chromium is not installed (Debian: apt-get install chromium; scripts/install.sh does it)")
+            "Chromium is not installed (Debian: apt-get install chromium-headless-shell; "
+            "scripts/install.sh does it)")
     return found
 
 
@@ -84,6 +94,7 @@ def find_chromium(path: str | None = None) -> str:
 class _Generation:
     browser: Any
     pages: int = 0
+    leases: int = 0     # leases made in this browser
     open: int = 0
     retired: bool = False
     closed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -101,18 +112,26 @@ class PageLease:
     gen: _Generation
     key: str
     renders: int = 0
+    limit: int = 0      # renders this lease serves before its context is closed
     owner: Any = None
     cdp: Any = None
+
+    async def session(self) -> Any:
+        """The page's own DevTools session (storage clearing, screenshots), opened once."""
+        if self.cdp is None:
+            self.cdp = await self.context.new_cdp_session(self.page)
+        return self.cdp
 
 
 class BrowserPool:
     """Hands out contexts and page leases from a Chromium replaced every ``recycle_after`` renders."""
 
     def __init__(self, executable_path: str | None = None, *, recycle_after: int = 500,
-                 page_reuse: int = 50, renderer_processes: int | None = None) -> None:
+                 page_reuse: int = 50, renderer_processes: int | None = None, spread: int = 1) -> None:
         self.executable_path = find_chromium(executable_path)
         self.recycle_after = recycle_after
         self.page_reuse = max(1, page_reuse)
+        self.spread = max(1, spread)
         self.renderer_processes = renderer_processes
         self._playwright: Any = None
         self._current: _Generation | None = None
@@ -190,7 +209,14 @@ class BrowserPool:
                     return lease
         context = await gen.browser.new_context(**options)
         try:
-            lease = PageLease(context, await context.new_page(), gen, key, renders=1)
+            # A renderer's memory grows with the pages it served. The first ``spread`` leases of a
+            # browser (one per render at once) serve 1/spread, 2/spread, … of page_reuse, so their
+            # contexts are replaced one at a time from then on, not all together: the browser's
+            # memory stays level instead of rising and falling by the whole cycle.
+            first = gen.leases < self.spread
+            limit = self.page_reuse * (gen.leases + 1) // self.spread if first else self.page_reuse
+            gen.leases += 1
+            lease = PageLease(context, await context.new_page(), gen, key, renders=1, limit=max(1, limit))
             await setup(lease)
         except BaseException:
             await self.release(context, gen)
@@ -202,7 +228,7 @@ class BrowserPool:
         storage of ``origins`` (scheme://host[:port] the render reached) cleared, then kept for
         the next render; otherwise, or after ``page_reuse`` renders, its context is closed."""
         gen = lease.gen
-        if reusable and lease.renders < self.page_reuse and not gen.retired and gen.browser.is_connected():
+        if reusable and lease.renders < lease.limit and not gen.retired and gen.browser.is_connected():
             try:
                 await self._clean(lease, origins)
             except Exception as exc:  # noqa: BLE001 - a page that cannot be cleaned is not reused
@@ -229,10 +255,9 @@ class BrowserPool:
         # that used it, before the document goes.
         await page.evaluate("() => { try { sessionStorage.clear(); } catch (e) {} }")
         await page.goto("about:blank")  # after it no document of the render can write anything
-        if lease.cdp is None:
-            lease.cdp = await lease.context.new_cdp_session(page)
+        cdp = await lease.session()
         await asyncio.gather(lease.context.clear_cookies(), *(
-            lease.cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
+            cdp.send("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"})
             for origin in set(origins)))
 
     async def release(self, context: Any, gen: _Generation) -> None:

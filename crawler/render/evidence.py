@@ -16,6 +16,7 @@ record), but nothing is written.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -29,10 +30,14 @@ _SLUG_RE = re.compile(r"[^A-Za-z0-9._-]+")
 #: height of the bottom-of-page screenshot (more when the judged mark sits higher in the last screen)
 BOTTOM_PX = 320
 
-# Outlines the judged mark, scrolls to the end of the page and returns the sizes the clip is
-# computed from: the document's height and the viewport, measured before the outline was added
-# (one call: every round trip to the page costs the browser as much as a small paint).
-_OUTLINE_JS = """(box) => {
+# Outlines the judged mark, scrolls to the end of the page and makes the pixels steady as
+# Playwright's screenshots with animations "disabled" and caret "hide" do: finite animations at
+# their end, endless ones stopped, no blinking caret (an adopted style sheet, which the DOM's
+# serialisation does not carry), web fonts loaded. It returns the sizes the clip is computed
+# from, measured before the outline was added, and where the visual viewport then sits. One
+# call: the screenshot itself is then a single DevTools command (Playwright's page.screenshot
+# adds five round trips to the page around it, most of a screenshot's cost).
+_PREPARE_JS = """async (box) => {
   const root = document.documentElement, size = [root.scrollHeight, window.innerHeight, window.innerWidth];
   document.querySelectorAll('[data-icpwatch-outline]').forEach((e) => e.remove());
   if (box) {
@@ -42,10 +47,24 @@ _OUTLINE_JS = """(box) => {
     Object.assign(d.style, {position: box.fixed ? 'fixed' : 'absolute', left: (box.left - pad) + 'px',
       top: (box.top - pad) + 'px', width: (box.width + 2 * pad) + 'px', height: (box.height + 2 * pad) + 'px',
       border: '3px solid #e00', boxSizing: 'border-box', zIndex: 2147483647, pointerEvents: 'none'});
-    document.documentElement.appendChild(d);
+    root.appendChild(d);
   }
   window.scrollTo(0, root.scrollHeight);
-  return size;
+  for (const a of document.getAnimations()) {
+    if (!a.effect || a.playbackRate === 0) continue;
+    try { Number.isFinite(a.effect.getComputedTiming().endTime) ? a.finish() : a.cancel(); } catch (e) {}
+  }
+  try {
+    const caret = new CSSStyleSheet();
+    caret.replaceSync('* { caret-color: transparent !important; }');
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, caret];
+  } catch (e) {}
+  // a font still loading delays the picture by two seconds at most (the page's own script could
+  // hand back a promise that never settles)
+  try { await Promise.race([document.fonts.ready, new Promise((r) => setTimeout(r, 2000))]); } catch (e) {}
+  const vv = window.visualViewport;
+  return {size, left: vv ? vv.pageLeft : window.scrollX, top: vv ? vv.pageTop : window.scrollY,
+          scale: vv ? vv.scale : 1};
 }"""
 
 
@@ -68,9 +87,19 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-async def write_evidence(page: Any, ev: Evidence, directory: Path | None) -> dict[str, Any]:
-    """Take the screenshots and hashes of ``page`` (already measured); write them under
-    ``directory/<slug>/`` when a directory is given. Returns the evidence document."""
+async def _capture(cdp: Any, clip: dict[str, float], *, beyond_viewport: bool = False) -> bytes:
+    """A PNG of ``clip`` (CSS px of the document) through the page's DevTools session. PNG is
+    lossless: the pixels hashed are the pixels shown; "optimizeForSpeed" only compresses less."""
+    shot = await cdp.send("Page.captureScreenshot", {
+        "format": "png", "optimizeForSpeed": True, "captureBeyondViewport": beyond_viewport,
+        "clip": {**clip, "scale": clip.get("scale", 1)}})
+    return base64.b64decode(shot["data"])
+
+
+async def write_evidence(page: Any, cdp: Any, ev: Evidence, directory: Path | None) -> dict[str, Any]:
+    """Take the screenshots and hashes of ``page`` (already measured; ``cdp`` is its DevTools
+    session); write them under ``directory/<slug>/`` when a directory is given. Returns the
+    evidence document."""
     box = (ev.judged or {}).get("box")
     fixed = (ev.judged or {}).get("fixed")
     outline = None
@@ -78,7 +107,8 @@ async def write_evidence(page: Any, ev: Evidence, directory: Path | None) -> dic
         outline = dict(box)
         if fixed:  # measured at scroll 0: its viewport position is its page position
             outline["fixed"] = True
-    height, vh, vw = await page.evaluate(_OUTLINE_JS, outline)
+    shown = await page.evaluate(_PREPARE_JS, outline)
+    height, vh, vw = shown["size"]
     # The lowest BOTTOM_PX of the viewport: the footer a visitor sees, and a fraction of the
     # encoding cost of the whole viewport (this runs for every page of a sweep).
     clip = {"x": 0, "y": max(0, vh - BOTTOM_PX), "width": vw, "height": min(BOTTOM_PX, vh)}
@@ -86,15 +116,20 @@ async def write_evidence(page: Any, ev: Evidence, directory: Path | None) -> dic
         mark_top = box["top"] - (height - vh)  # where the mark sits in the scrolled viewport
         clip["y"] = max(0, min(clip["y"], mark_top - 40))
         clip["height"] = vh - clip["y"]
-    bottom = await page.screenshot(type="png", clip=clip, animations="disabled", caret="hide")
+    # The clip in the viewport, as a rectangle of the document (as Playwright's page screenshot
+    # computes it).
+    scale = shown["scale"] or 1
+    bottom = await _capture(cdp, {"x": shown["left"] + clip["x"], "y": shown["top"] + clip["y"],
+                                  "width": clip["width"] / scale, "height": clip["height"] / scale,
+                                  "scale": scale})
     shots = {"screenshot": bottom}
     in_bottom = bool(box) and (fixed or box["bottom"] >= height - vh)
     if box and not in_bottom:
         top = max(0.0, box["top"] - 120)
-        clip = {"x": 0, "y": top, "width": 1366, "height": min(360.0, height - top)}
-        shots["mark_screenshot"] = await page.screenshot(type="png", full_page=True, clip=clip,
-                                                         animations="disabled", caret="hide")
-    dom = (await page.content()).encode("utf-8")
+        shots["mark_screenshot"] = await _capture(
+            cdp, {"x": 0, "y": top, "width": vw, "height": max(1.0, min(360.0, height - top))},
+            beyond_viewport=True)
+    dom = (await page.content()).encode("utf-8")  # serialised in Playwright's own world: no page script alters it
     doc: dict[str, Any] = {
         "final_url": ev.final_url,
         "html_sha256": _sha(ev.html), "html_bytes": len(ev.html),

@@ -165,7 +165,8 @@ class Renderer:
                                       max_redirects=self.options.max_redirects)
         self.pool = BrowserPool(self.options.executable_path, recycle_after=self.options.recycle_after,
                                 page_reuse=self.options.page_reuse,
-                                renderer_processes=self.options.renderer_processes)
+                                renderer_processes=self.options.renderer_processes,
+                                spread=self.options.concurrency)
         self._slots = asyncio.Semaphore(self.options.concurrency)
         self.rendered = 0
         self._closing = False
@@ -270,7 +271,7 @@ class Renderer:
         if visit.main is not None and visit.main.status >= 400:
             doc["status"], doc["error"] = "http_error", f"HTTP {visit.main.status}"
         if o.screenshot:
-            doc["evidence"] = await write_evidence(page, Evidence(
+            doc["evidence"] = await write_evidence(page, await lease.session(), Evidence(
                 target=str(target), final_url=doc["final_url"], html=visit.main.body if visit.main else b"",
                 judged=measured["_judged"], measurements=measured["measurements"]), evidence_dir)
         doc.pop("_judged", None)

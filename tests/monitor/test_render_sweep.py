@@ -186,7 +186,7 @@ def test_policies_pick_the_right_sites(rendered: World) -> None:
 
 @pytest.mark.parametrize(("render", "env", "says"), [
     ("sample:0", {}, "sample:N takes a whole percentage"),
-    ("everything", {}, "expected one of none, uncertain, filed, all, sample:N"),
+    ("everything", {}, "expected one of none, uncertain, filed, unfiled, all, sample:N"),
     ("all", {"ICPWATCH_RENDER_DEADLINE": "soon"}, "check ICPWATCH_RENDER_*"),
 ])
 def test_bad_render_options_are_refused_before_anything_runs(tmp_path: Path, render: str, env: dict[str, str],
