@@ -38,6 +38,7 @@ __all__ = [
     "is_ip_literal",
     "normalize_host",
     "public_suffix",
+    "quick_independent_domain",
     "to_unicode",
 ]
 
@@ -334,6 +335,19 @@ def _independent(name: str, value: str) -> str:
     raise _no_suffix_error(name, shown)
 
 
+def quick_independent_domain(value: str) -> str | None:
+    """The independent domain of a name already in canonical form (lower-case ASCII, punycode, no
+    trailing dot), by the cheap path; None when ``value`` needs :func:`independent_domain`: any other
+    form, an IP literal, or a name that has no independent domain (that function says why).
+
+    Bulk work on stored or exported names (imports, sweeps, index lookups) mostly takes this path:
+    one regular-expression match and a few set lookups, with no memo to maintain.
+    """
+    if len(value) <= _MAX_NAME and _CANONICAL.fullmatch(value) and ("xn--" not in value or _punycode_ok(value)):
+        return _registrable(value)
+    return None
+
+
 @functools.lru_cache(maxsize=65536)
 def independent_domain(value: str) -> str | None:
     """The independent domain (art. 2 note) of a host or URL, punycode; None for an IP literal.
@@ -364,9 +378,7 @@ def independent_domains(
     # names the LRU bookkeeping costs more than it saves, and this memo dies with the call.
     memo: dict[str, str | None] = {}
     memo_get = memo.get
-    canonical = _CANONICAL.fullmatch
-    punycode_ok = _punycode_ok
-    registrable = _registrable
+    quick = quick_independent_domain
     slow = independent_domain.__wrapped__
     out: list[str | None] = []
     append = out.append
@@ -379,8 +391,7 @@ def independent_domains(
                 if errors == "raise":
                     raise TypeError(f"host must be str, not {type(value).__name__}")
             else:
-                if len(value) <= _MAX_NAME and canonical(value) and ("xn--" not in value or punycode_ok(value)):
-                    result = registrable(value)
+                result = quick(value)
                 if result is None:  # not canonical, an IP, or an error to report: the full path
                     try:
                         result = slow(value)

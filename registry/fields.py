@@ -11,7 +11,7 @@ import ipaddress
 import re
 from datetime import date
 
-from registry.domains import InvalidHostname, independent_domain, normalize_host
+from registry.domains import InvalidHostname, independent_domain, normalize_host, quick_independent_domain
 from registry.numbers import PROVINCES, InvalidFilingNumber, MarkKind, parse_number, placeholder_reason
 
 
@@ -98,6 +98,9 @@ def licence_number(value: str) -> str:
 
 def domain(value: str) -> tuple[str, str]:
     """(host as filed, the independent domain that covers it)."""
+    covering = quick_independent_domain(value)
+    if covering is not None:  # already canonical: the host is the value itself
+        return value, covering
     try:
         host = normalize_host(value)
         covering = independent_domain(host)

@@ -25,7 +25,13 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 
-from registry.domains import InvalidHostname, independent_domain, independent_domains, normalize_host
+from registry.domains import (
+    InvalidHostname,
+    independent_domain,
+    independent_domains,
+    normalize_host,
+    quick_independent_domain,
+)
 from registry.models import IPFilingRecord, Website, WebsiteDomain
 from registry.store import Store
 
@@ -95,6 +101,10 @@ class RegistryIndex:
     ) -> None:
         self._numbers = numbers
         self._status_codes = status_codes  # index into STATUSES, one byte per website
+        # The single lookup reads these lists: indexing a numpy array yields a numpy scalar, which
+        # costs more than the rest of a lookup. The number strings are shared with ``numbers``.
+        self._number_list: list[str] = numbers.tolist()
+        self._status_list: list[str] = [self.STATUSES[code] for code in status_codes.tolist()]
         self._domains = domain_positions
         self._number_positions: dict[str, int] | None = None  # built on first use
         self._blocks = blocks
@@ -176,13 +186,13 @@ class RegistryIndex:
 
         Raises ``InvalidHostname`` for a value that is not a host under an ICANN public suffix.
         """
-        covering = independent_domain(normalize_host(value))
+        covering = quick_independent_domain(value) or independent_domain(normalize_host(value))
         if covering is None:
             raise InvalidHostname(f"{value!r} is an IP address, not a domain")
         position = self._domains.get(covering)
         if position is None:
             return DomainHit(covering, None, "none")
-        return DomainHit(covering, self._numbers[position], self.STATUSES[self._status_codes[position]])
+        return DomainHit(covering, self._number_list[position], self._status_list[position])
 
     def match_domains(self, values: Iterable[str]) -> pd.DataFrame:
         """Bulk form: one row per value with ``independent_domain``, ``website_number``, ``status``.

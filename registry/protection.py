@@ -27,6 +27,7 @@ import string
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from argon2 import PasswordHasher, Type
@@ -172,10 +173,12 @@ _NONCE_BYTES = 12  # the AES-GCM standard nonce; random nonces are safe far beyo
 _TAG_BYTES = 16
 # Binds every token to this scheme and version; a v2 would use a different label.
 _AAD = b"icpwatch/protection/v1"
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
 
 # Layout characters people put into numbers: spaces, ASCII and Unicode hyphens/dashes, brackets.
 _HASH_NOISE = re.compile(r"[\s\-\u2010-\u2015_()（）.]")
+_COUNTRY_CODE = re.compile(r"\+86|0086")
 
 
 def _normalise_for_hash(kind: str, value: str) -> str:
@@ -185,10 +188,12 @@ def _normalise_for_hash(kind: str, value: str) -> str:
     hyphens are layout; ID numbers' check character X is case-insensitive.
     """
     text = value if value.isascii() else unicodedata.normalize("NFKC", value)
-    text = _HASH_NOISE.sub("", text).upper()
+    if not text.isalnum():  # letters and digits alone (the common case) carry no layout to remove
+        text = _HASH_NOISE.sub("", text)
+    text = text.upper()
     if kind == "contact_phone":
         # "+86 138 1234 5678" is "13812345678", and "+86 10 12345678" is "010-12345678".
-        prefix = re.match(r"\+86|0086", text)
+        prefix = _COUNTRY_CODE.match(text)
         if prefix:
             text = text[prefix.end() :]
             if not (text.startswith("0") or (text.startswith("1") and len(text) == 11)):
@@ -219,9 +224,23 @@ class Protector:
 
     def encrypt(self, value: str) -> str:
         """``v1:`` + urlsafe base64 of nonce ‖ ciphertext ‖ tag; fits a Text column."""
-        nonce = secrets.token_bytes(_NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, value.encode("utf-8"), _AAD)
-        return _TOKEN_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
+        return self.encrypt_many([value])[0]
+
+    def encrypt_many(self, values: Sequence[str]) -> list[str]:
+        """``encrypt`` for each value, in order (a bulk import seals a million).
+
+        Every value gets its own random nonce; they are drawn in one read of the system's random
+        source rather than one read each.
+        """
+        nonces = secrets.token_bytes(_NONCE_BYTES * len(values))
+        seal = self._aead.encrypt
+        out: list[str] = []
+        for start, value in zip(range(0, len(nonces), _NONCE_BYTES), values):
+            nonce = nonces[start : start + _NONCE_BYTES]
+            blob = nonce + seal(nonce, value.encode("utf-8"), _AAD)
+            # base64.urlsafe_b64encode is these two calls; inlined, it is a third of sealing's cost.
+            out.append(_TOKEN_PREFIX + binascii.b2a_base64(blob, newline=False).translate(_URLSAFE).decode("ascii"))
+        return out
 
     def decrypt(self, token: str) -> str:
         """The plaintext; raises :class:`InvalidToken` if ``token`` is malformed or altered."""
@@ -246,13 +265,21 @@ class Protector:
         never match each other. Raises ValueError for a value that is empty after normalising:
         two blank cells must not "match".
         """
+        return self.keyed_hashes(kind, [value])[0]
+
+    def keyed_hashes(self, kind: str, values: Iterable[str]) -> list[str]:
+        """``keyed_hash`` for each value, in order."""
         if not kind:
             raise ValueError("kind must be a non-empty string")
-        normalised = _normalise_for_hash(kind, value)
-        if not normalised:
-            raise ValueError(f"nothing to hash: empty {kind} value")
-        message = kind.encode("utf-8") + b"\x00" + normalised.encode("utf-8")
-        return hmac.digest(self._mac_key, message, "sha256").hex()
+        prefix = kind.encode("utf-8") + b"\x00"
+        key = self._mac_key
+        out: list[str] = []
+        for value in values:
+            normalised = _normalise_for_hash(kind, value)
+            if not normalised:
+                raise ValueError(f"nothing to hash: empty {kind} value")
+            out.append(hmac.digest(key, prefix + normalised.encode("utf-8"), "sha256").hex())
+        return out
 
 
 # --------------------------------------------------------------------------- masking

@@ -5,7 +5,7 @@ and the comparison of validated rows with the store that makes a re-import chang
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,8 +70,7 @@ class Checker:
             problems |= values.isin(reasons.keys())
         for row, value in values[problems.to_numpy()].items():
             self.add(row, column, value, reasons.get(value, "required value is empty"))
-        out = [results.get(value) for value in values.tolist()]
-        return pd.Series(out, index=self.frame.index, dtype=object)
+        return pd.Series(list(map(results.get, values.tolist())), index=self.frame.index, dtype=object)
 
     def listed(self, column: str, validate: Callable[[str], Any]) -> pd.Series:
         """A ';'-separated column: a list of validated values per row."""
@@ -90,22 +89,33 @@ class Checker:
                 raise FieldError("; ".join(reasons))
             return items
 
-        values = self.column(column, each)
-        return values.map(lambda items: items if isinstance(items, list) else [])
+        values = self.column(column, each).tolist()
+        return pd.Series([items or [] for items in values], index=self.frame.index, dtype=object)
 
     def unique(self, column: str, keys: pd.Series, what: str) -> None:
         """Each key may appear once in the file; later repeats are errors naming the first row."""
-        present = keys.dropna()
-        first_row: dict[Any, int] = {}
-        for row, key in present.items():
-            if key in first_row:
-                self.add(row, column, self.frame.at[row, column], f"duplicate {what}: already in row {first_row[key]}")
-            else:
-                first_row[key] = int(row)
+        for row, _, first in repeats(keys):
+            self.add(row, column, self.frame.at[row, column], f"duplicate {what}: already in row {first}")
 
     @property
     def bad_rows(self) -> set[int]:
         return {error.row for error in self.errors}
+
+
+def repeats(keys: pd.Series) -> list[tuple[int, Any, int]]:
+    """(row, key, first row with that key) for each row whose key an earlier row already has, in row
+    order; missing keys never repeat. (pandas' hashing answers the common question — is there any
+    repeat? — without a Python loop over a million keys.)"""
+    present = keys.dropna()
+    if not present.duplicated(keep="first").any():
+        return []
+    first: dict[Any, int] = {}
+    found = []
+    for row, key in zip(present.index.tolist(), present.tolist()):
+        earlier = first.setdefault(key, row)
+        if earlier != row:
+            found.append((int(row), key, int(earlier)))
+    return found
 
 
 def file_sha256(path: Path) -> str:
@@ -139,6 +149,8 @@ class MergePlan:
 def plan_merge(connection: Connection, table: Table, rows: pd.DataFrame, key: str, compare: list[str]) -> MergePlan:
     """Which rows are new, which differ from the store (by the ``compare`` columns), which are equal."""
     existing = read_existing(connection, table, ["id", key, *compare])
+    if existing.empty:  # a first load: nothing to compare with
+        return MergePlan(insert=rows, update=rows.iloc[:0].assign(id=pd.Series(dtype=int)), unchanged=0)
     merged = rows.merge(existing, on=key, how="left", suffixes=("", "__old"))
     known = merged["id"].notna()
     changed = pd.Series(False, index=merged.index)
@@ -157,38 +169,54 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
-def bulk_insert(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
-    """INSERT every row of ``frame`` with one driver-level executemany over plain tuples.
+def _column_values(connection: Connection, table: Table, name: str, series: pd.Series) -> list[Any]:
+    """One column as driver values: None for missing, bind-processed where the column type has a processor."""
+    if pd.api.types.is_datetime64_any_dtype(series):  # pandas Timestamps are not driver types
+        missing = series.isna().to_numpy()
+        values = [None if gone else value for gone, value in zip(missing, series.dt.to_pydatetime())]
+    else:
+        values = series.tolist()
+        if series.hasnans:  # NaN (which is not equal to itself) from a merge or a str column → None
+            values = [None if value is None or value != value else value for value in values]
+    dialect = connection.dialect
+    process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return values
+    try:
+        # Processed columns (dates, times) repeat few values — one import time on every row — so
+        # each distinct value is converted once.
+        converted = {value: process(value) for value in set(values) if value is not None}
+    except TypeError:  # unhashable values: one by one
+        return [None if value is None else process(value) for value in values]
+    return [None if value is None else converted[value] for value in values]
+
+
+def insert_rows(connection: Connection, table: Table, names: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT ``rows`` (plain tuples of driver values, in ``names`` order) with one driver-level executemany.
 
     At a million rows SQLAlchemy's per-row parameter handling costs more than the database's own
-    work, so the statement goes to the driver directly; column types still convert values through
-    their own bind processors (dates on SQLite, for one).
+    work, so the statement goes to the driver directly.
     """
-    if frame.empty:
+    if not rows:
         return
     dialect = connection.dialect
     quote = dialect.identifier_preparer.quote
     marker = "?" if dialect.paramstyle == "qmark" else "%s"
-    names = list(frame.columns)
     statement = (
         f"INSERT INTO {quote(table.name)} ({', '.join(quote(name) for name in names)}) "
         f"VALUES ({', '.join([marker] * len(names))})"
     )
-    columns = []
-    for name in names:
-        series = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(series):  # pandas Timestamps are not driver types
-            missing = series.isna().to_numpy()
-            values = [None if gone else value for gone, value in zip(missing, series.dt.to_pydatetime())]
-        else:
-            values = series.tolist()
-            if series.hasnans:  # NaN (which is not equal to itself) from a merge or a str column → None
-                values = [None if value is None or value != value else value for value in values]
-        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-        if process is not None:
-            values = [None if value is None else process(value) for value in values]
-        columns.append(values)
-    connection.exec_driver_sql(statement, list(zip(*columns)))
+    connection.exec_driver_sql(statement, rows)
+
+
+def bulk_insert(connection: Connection, table: Table, frame: pd.DataFrame) -> None:
+    """INSERT every row of ``frame`` (see ``insert_rows``); column types still convert values through
+    their own bind processors (dates on SQLite, for one)."""
+    if frame.empty:
+        return
+    names = list(frame.columns)
+    columns = [_column_values(connection, table, name, frame[name]) for name in names]
+    insert_rows(connection, table, names, list(zip(*columns)))
 
 
 @contextmanager
@@ -219,6 +247,18 @@ def apply_plan(connection: Connection, table: Table, plan: MergePlan) -> None:
         values = {name: bindparam(f"v_{name}") for name in plan.update.columns if name != "id"}
         statement = update(table).where(table.c.id == bindparam("v_id")).values(values)
         connection.execute(statement, [{f"v_{k}": v for k, v in row.items()} for row in records(plan.update)])
+
+
+def key_ids(connection: Connection, table: Table, key: str) -> dict[Any, int]:
+    """``key → id`` for every row of ``table``, read as plain driver rows (a million of them: result
+    objects would cost more than the query)."""
+    quote = connection.dialect.identifier_preparer.quote
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(f"SELECT {quote(key)}, id FROM {quote(table.name)}")
+        return dict(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def provider_codes(connection: Connection) -> set[str]:

@@ -21,6 +21,7 @@ from registry.domains import (
     is_ip_literal,
     normalize_host,
     public_suffix,
+    quick_independent_domain,
     to_unicode,
 )
 
@@ -353,3 +354,23 @@ def test_no_network_at_import_or_use() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["www.example.com.cn", "example.cn", "a.b.example.bj.cn", LI_ZI_ZHONG_GUO, "www.xn--fsqu00a.xn--fiqs8s",
+     "foo.github.io", "a.x.kawasaki.jp", "city.kawasaki.jp", "_dmarc.example.com"],
+)
+def test_quick_path_agrees_with_the_full_one_on_canonical_names(value: str) -> None:
+    assert quick_independent_domain(value) == independent_domain(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["WWW.Example.cn", "https://example.cn/", "example.cn.", "例子.中国", "1.2.3.4", "::1", "com.cn", "cn", "x.kawasaki.jp",
+     "foo.local", "xn--abc.cn", "-bad.cn", ""],
+)
+def test_quick_path_leaves_every_other_form_to_the_full_one(value: str) -> None:
+    """Anything not canonical, an IP literal, or a name with no independent domain: None here, and
+    ``independent_domain`` gives the answer or the reason."""
+    assert quick_independent_domain(value) is None

@@ -439,3 +439,15 @@ def test_generate_password() -> None:
     assert len(generate_password(20)) == 20
     with pytest.raises(ValueError):
         generate_password(6)
+
+
+def test_bulk_forms_match_the_single_ones(protector: Protector) -> None:
+    phones = ["13812345678", "+86 138 1234 5678", "010-12345678", "１３８１２３４５６７８"]
+    assert protector.keyed_hashes("contact_phone", phones) == [protector.keyed_hash("contact_phone", p) for p in phones]
+    tokens = protector.encrypt_many(phones)
+    assert [protector.decrypt(token) for token in tokens] == phones
+    nonces = {base64.urlsafe_b64decode(token[3:])[:12] for token in tokens + protector.encrypt_many(phones)}
+    assert len(nonces) == 2 * len(phones)  # a fresh nonce for every value, across calls too
+    assert protector.encrypt_many([]) == [] and protector.keyed_hashes("contact_id", []) == []
+    with pytest.raises(ValueError):
+        protector.keyed_hashes("contact_phone", ["13812345678", " - "])
