@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from icpwatch.clikit import dumps
 from icpwatch.dbkit import schema_differences
 from registry.ledger import Ledger
+from registry.ledger.standing import china_date
 from registry.lookup import Registry
 from registry.models import AccessRecord, Base, Website
 from registry.protection import verify_password
@@ -277,7 +278,9 @@ def test_a_suspended_providers_submissions_are_refused_with_the_reason(wf: Workf
         wf.submit_cancellation(OLD_NUMBER, BJ_PROVIDER, "P-BJ", reason="客户停止服务")
     assert wf.show(pending["id"])["state"] == "submitted"
     assert wf.submit_new_filing(GOOD, "P-GD", HOST)["state"] == "submitted"  # other providers are unaffected
-    ledger.record_training(provider_code="P-BJ", passed_on=date.today(), recorded_by="备案中心", reference="培训-7")
+    # the ledger dates the suspension by the day in China; the training passed that day
+    ledger.record_training(provider_code="P-BJ", passed_on=china_date(datetime.now(timezone.utc)),
+                           recorded_by="备案中心", reference="培训-7")
     assert wf.provider_verify(pending["id"], BJ_PROVIDER, method="当面核验", reference="TC-6")["state"] == "in_review"
 
 
