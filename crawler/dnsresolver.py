@@ -16,8 +16,9 @@ Settings (Scrapy project)::
     ICPWATCH_DNS_MAX_CHAIN = 8              # longest CNAME chain accepted
     DOWNLOADER_MIDDLEWARES = {"crawler.dnsresolver.GuardedLookupMiddleware": 560}
 
-Only the Twisted download path uses it: Scrapy's reactor-less mode (``TWISTED_REACTOR_ENABLED =
-False``, with the aiohttp/httpx handlers) resolves names its own way and is not guarded.
+Both download handlers use it: Twisted's HTTP/1.1 handler through the reactor, and
+:class:`crawler.download.GuardedAiohttpDownloadHandler` through its connector's resolver.
+Scrapy's own aiohttp/httpx handlers resolve names their own way and are never configured.
 
 Failures.  ``HostnameEndpoint`` turns "no addresses" into its own ``DNSLookupError("no results
 for hostname lookup")`` and Scrapy wraps that in ``CannotResolveHostError``; an exception raised

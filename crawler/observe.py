@@ -177,6 +177,9 @@ def _names(excs: list[BaseException]) -> set[str]:
     return names
 
 
+_CONNECTION_LOST = frozenset({"ConnectionResetError", "ConnectionAbortedError", "BrokenPipeError"})
+
+
 @dataclass(slots=True)
 class Classified:
     status: str
@@ -221,10 +224,18 @@ def classify(failure: Failure | BaseException) -> Classified:
         return Classified("tls_error", text, before_response=True)
     if "_MalformedChunkedDataError" in names or "ParseError" in names or "BadHeaders" in names:
         return Classified("protocol_error", text)
+    if "ClientPayloadError" in names:  # aiohttp: the body ended before its declared end
+        if names & _CONNECTION_LOST:  # the handler puts the reset that cut it short as its cause
+            return Classified("connection_error", text)
+        return Classified("protocol_error", f"incomplete or malformed response body ({text})")
+    if "HttpProcessingError" in names:  # aiohttp: malformed status line or headers, a line over the cap
+        return Classified("protocol_error", text)
     if names & {"ConnectionRefusedError", "DownloadConnectionRefusedError", "NoRouteError",
                 "ConnectError"} and "ResponseFailed" not in names:
         return Classified("connection_error", text, before_response=True)
-    if "ResponseNeverReceived" in names:
+    # closed or reset before any response (Twisted: ResponseNeverReceived; aiohttp: one of these
+    # outside a body, whose errors are ClientPayloadErrors)
+    if names & {"ResponseNeverReceived", "ServerDisconnectedError", "ClientOSError", "ClientConnectionResetError"}:
         return Classified("connection_error", text, before_response=True)
     if "ConnectionDone" in names and "ConnectionLost" not in names and names & {
             "ResponseDataLossError", "_DataLoss", "ResponseFailed", "DownloadFailedError"}:
