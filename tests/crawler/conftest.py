@@ -8,7 +8,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,18 @@ from crawler.runner import run_crawl
 cfg = json.load(sys.stdin)
 print(json.dumps({"run_id": run_crawl(cfg.pop("targets"), **cfg)}))
 """
+
+
+@contextmanager
+def serving(server: Any) -> Iterator[Any]:
+    """``server`` (a socketserver server bound on loopback) answering in a thread until the block ends."""
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @dataclass

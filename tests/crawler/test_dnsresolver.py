@@ -13,7 +13,6 @@ import os
 import random
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from crawler.dnsresolver import GuardedLookupError, GuardedResolver
 from crawler.guard import AddressRefused
 from crawler.resolve import Resolution
 from sandbox.dns import SandboxDNS, Zone
+from tests.crawler.conftest import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -156,11 +156,8 @@ def web() -> Iterator[http.server.ThreadingHTTPServer]:
     host = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     server = http.server.ThreadingHTTPServer((host, 0), _Handler)
     server.seen = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield server
 
 
 @pytest.fixture(scope="module")

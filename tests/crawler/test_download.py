@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from sandbox.dns import SandboxDNS, Zone
-from tests.crawler.conftest import ROOT, crawl
+from tests.crawler.conftest import ROOT, crawl, serving
 
 pytestmark = pytest.mark.slow
 
@@ -110,12 +110,8 @@ def _loopback() -> str:
 
 @pytest.fixture(scope="module")
 def web() -> Iterator[_RawServer]:
-    server = _RawServer(_loopback())
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving(_RawServer(_loopback())) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
