@@ -114,13 +114,11 @@ def run_crawl(targets: Iterable[str], *, db_url: str, resolver: str | None = Non
     if workers > 1 and plan and plan[0][0] is HomepageSpider:
         from .workers import DEFAULT_REDIS_URL, run_workers
 
-        reasons.extend(run_workers(workers, run_id, homepage_lines, options=crawl_options,
-                                   redis_url=redis_url or DEFAULT_REDIS_URL, output=output))
-        if any(r != "finished" for r in reasons):
-            plan = []
-        else:
-            plan = plan[1:]
-            reasons = ["finished"]
+        worker_reasons = run_workers(workers, run_id, homepage_lines, options=crawl_options,
+                                     redis_url=redis_url or DEFAULT_REDIS_URL, output=output)
+        # the homepage part as one reason: finished only when every worker finished
+        reasons.append(next((r for r in worker_reasons if r != "finished"), "finished"))
+        plan = plan[1:] if reasons[-1] == "finished" else []
     expected = len(reasons) + len(plan)
     process = CrawlerProcess(s) if plan else None
 

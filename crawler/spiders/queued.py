@@ -15,7 +15,7 @@ one of the user's file, and the target key is the same as in a single-process cr
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
@@ -50,9 +50,6 @@ class QueuedHomepageSpider(RedisMixin, HomepageSpider):
         spider.redis_batch_size = crawler.settings.getint("ICPWATCH_QUEUE_BATCH")
         spider.setup_redis(crawler)
         return spider
-
-    def visits(self) -> Iterator[Any]:  # the list lives in Redis, not in this process
-        return iter(())
 
     def make_request_from_data(self, data: bytes) -> list[scrapy.Request]:
         """The requests of one queue entry (a domain gives its apex and www. visits)."""
