@@ -153,6 +153,7 @@ class GuardedAiohttpDownloadHandler(AiohttpDownloadHandler):
         BaseStreamingDownloadHandler.__init__(self, crawler)
         self._ssl_context = ssl_context(crawler.settings)
         self._max_header_bytes = crawler.settings.getint("ICPWATCH_MAX_HEADER_BYTES", 256 * 1024)
+        self._keepalive = crawler.settings.getfloat("ICPWATCH_KEEPALIVE_SECONDS", 2.0)
         self._session: aiohttp.ClientSession | None = None  # type: ignore[assignment]
 
     @classmethod
@@ -163,7 +164,10 @@ class GuardedAiohttpDownloadHandler(AiohttpDownloadHandler):
         if client == "twisted":
             from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 
-            return build_from_crawler(HTTP11DownloadHandler, crawler)
+            handler = build_from_crawler(HTTP11DownloadHandler, crawler)
+            # Twisted keeps an idle connection 240 s by default; the same bound as aiohttp's below
+            handler._pool.cachedConnectionTimeout = crawler.settings.getfloat("ICPWATCH_KEEPALIVE_SECONDS", 2.0)
+            return handler
         if client != "aiohttp":
             raise ValueError(f"ICPWATCH_HTTP_CLIENT is {client!r}: expected one of {', '.join(HTTP_CLIENTS)}")
         return cls(crawler)
@@ -177,6 +181,10 @@ class GuardedAiohttpDownloadHandler(AiohttpDownloadHandler):
                 local_addr=self._bind_address,
                 limit=self._pool_size_total,
                 limit_per_host=self._pool_size_per_host,
+                # A sweep visits each host once or twice in quick succession (a redirect on the same
+                # host): a connection idle longer is never asked for again, and thousands of them kept
+                # for aiohttp's 15 s default hold their TLS and parser buffers (about 18 KB a site).
+                keepalive_timeout=self._keepalive,
             )
             # The rest as AiohttpDownloadHandler.__init__ builds it, plus the header limits: a line
             # up to the header cap is read and the spider's header check decides; a message with

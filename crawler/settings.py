@@ -29,6 +29,7 @@ ICPWATCH_PROGRESS              "auto" (rich on a terminal, log lines otherwise),
 ICPWATCH_PROGRESS_INTERVAL     seconds between plain progress lines (10)
 ICPWATCH_CONTACT_URL           contact URL named in the User-Agent
 ICPWATCH_MAX_HEADER_BYTES      response headers larger than this are a protocol_error (256 KiB)
+ICPWATCH_KEEPALIVE_SECONDS     how long an idle connection is kept for another request to its host (2)
 ICPWATCH_CHROMIUM              Chromium executable for the rendered check (None: chromium-headless-shell,
                                else chromium, on PATH)
 ICPWATCH_RENDER_DEADLINE       seconds one rendered page may take; after it the page is unknown (20)
@@ -99,6 +100,7 @@ DUPEFILTER_CLASS = "scrapy.dupefilters.BaseDupeFilter"  # every request is a del
 CONCURRENT_REQUESTS = 256
 CONCURRENT_REQUESTS_PER_DOMAIN = 8   # per download slot, and slots are per serving address
 ICPWATCH_SLOT_BY_ADDRESS = True
+ICPWATCH_KEEPALIVE_SECONDS = 2.0
 REACTOR_THREADPOOL_MAXSIZE = 20
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 0.0

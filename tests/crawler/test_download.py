@@ -300,3 +300,52 @@ def test_large_but_legal_headers_are_read_and_the_header_cap_decides(web: _RawSe
     over = by_path["/over-total"]
     assert over["status"] == "protocol_error" and "response headers of" in over["error"], over
     assert by_path["/over-line"]["status"] == "protocol_error", by_path["/over-line"]
+
+
+# --------------------------------------------------------------------------- kept-alive connections
+
+
+class _KeepAliveHandler(socketserver.StreamRequestHandler):
+    """Counts connections and answers every request on one with the same small page, kept alive."""
+
+    def handle(self) -> None:
+        server: Any = self.server
+        with server.lock:
+            server.connections += 1
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(PAGE) + PAGE)
+
+
+class _KeepAliveServer(_RawServer):
+    def __init__(self, host: str) -> None:
+        socketserver.ThreadingTCPServer.__init__(self, (host, 0), _KeepAliveHandler)
+        self.connections = 0
+        self.lock = threading.Lock()
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "twisted"])
+@pytest.mark.parametrize(("keepalive", "connections"), [(0.2, 2), (30.0, 1)])
+def test_an_idle_connection_is_kept_only_for_the_keepalive_seconds(tmp_path: Path, keepalive: float,
+                                                                  connections: int, client: str) -> None:
+    # Two pages of one host a second apart (one download slot, DOWNLOAD_DELAY): the second reuses
+    # the first's connection only if it was kept that long.  A sweep meets each host once or twice
+    # in quick succession, so idle connections are not kept by the thousand.
+    with serving(_KeepAliveServer(_loopback())) as server:
+        zone = Zone(records={})
+        zone.add("keep.t.cn", "A", server.server_address[0])
+        port = server.server_address[1]
+        with SandboxDNS(zone, host=_loopback(), port=0) as dns_server:
+            result = crawl([f"http://keep.t.cn:{port}/", f"http://keep.t.cn:{port}/second"],
+                           db_url=f"sqlite:///{tmp_path / 'k.sqlite3'}",
+                           output=tmp_path / "out.jsonl", info=_info(f"{dns_server.host}:{dns_server.port}"),
+                           settings={"ICPWATCH_KEEPALIVE_SECONDS": keepalive, "ICPWATCH_HTTP_CLIENT": client,
+                                     "DOWNLOAD_DELAY": 1.0,
+                                     "RANDOMIZE_DOWNLOAD_DELAY": False, "AUTOTHROTTLE_ENABLED": False})
+    assert sorted(o["status"] for o in result.observations) == ["ok", "ok"]
+    assert server.connections == connections
