@@ -18,7 +18,14 @@ an asynchronous loop, so the rules are written once.
 dnspython does the wire work: EDNS0 with a 1232-byte payload, UDP with retry over TCP when the
 answer comes back truncated (``dns.resolver.Resolver`` does this by itself; the tests check it
 against the sandbox's forced truncation), per-try ``timeout`` and an overall ``lifetime`` that
-bounds the whole resolution of a name, both address families included.
+bounds the whole resolution of a name, both address families included.  On the asyncio path a
+question is first asked by :mod:`crawler.dnswire` (``fast_path``): a hand-built query over a fresh
+UDP socket to the first nameserver, one try of min(``timeout``, remaining lifetime), and a
+hand-written reading of the plain shape of an answer, at a fraction of dnspython's CPU cost (the
+crawler asks two questions per homepage).  Whatever that reading declines (truncation, SERVFAIL,
+REFUSED, unusual records, malformed data) or a try that timed out goes to dnspython with the
+remaining lifetime.  Both paths hand the chasing logic one neutral form of a response
+(:class:`crawler.dnswire.Response`), so that the results are the same whichever path answered.
 
 Results are cached per name in an LRU of ``cache_size`` entries: answers for the smallest TTL
 seen (at most :data:`MAX_CACHE_TTL`), NXDOMAIN/NODATA for the SOA's negative TTL (at most
@@ -38,14 +45,17 @@ from typing import Any
 
 import dns.asyncresolver
 import dns.exception
+import dns.inet
 import dns.message
 import dns.name
+import dns.nameserver
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
-import dns.rrset
 
 from registry.domains import InvalidHostname, normalize_host
+
+from . import dnswire
 
 __all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver"]
 
@@ -98,12 +108,16 @@ class Resolution:
         return data
 
 
+_CHAIN_LIMIT = 16
+"""CNAME links dnspython follows in one response before giving up (``dns.message.MAX_CHAIN``)."""
+
+
 @dataclass(frozen=True)
 class _Reply:
-    """The outcome of one dnspython query: "answer" or "nxdomain" with the response, or a failure."""
+    """The outcome of one question: "answer" or "nxdomain" with the response, or a failure."""
 
     status: str
-    response: dns.message.Message | None = None
+    response: dnswire.Response | None = None
     error: str | None = None
 
 
@@ -118,7 +132,7 @@ class _Chase:
     error: str | None = None
 
 
-_Question = tuple[dns.name.Name, dns.rdatatype.RdataType]
+_Question = tuple[str, dns.rdatatype.RdataType]  # (name as _text gives it, type)
 _ChaseSteps = Generator[_Question, _Reply, _Chase]
 
 
@@ -153,43 +167,87 @@ def _text(name: dns.name.Name) -> str:
     return name.to_text(omit_final_dot=True).lower()
 
 
-def _texts(names: list[dns.name.Name]) -> tuple[str, ...]:
-    return tuple(_text(n) for n in names)
+def _response(message: dns.message.Message) -> dnswire.Response:
+    """The neutral form of a response dnspython read (what :func:`dnswire.parse_response` reads by
+    hand): the answer section's class IN A, AAAA and CNAME RRsets, the first SOA in authority."""
+    rrsets: dict[tuple[str, int], tuple[int, tuple[str, ...]]] = {}
+    for rrset in message.answer:
+        if rrset.rdclass != dns.rdataclass.IN or not len(rrset):
+            continue
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            rrsets[(_text(rrset.name), int(rrset.rdtype))] = (rrset.ttl, tuple(rd.address for rd in rrset))
+        elif rrset.rdtype == dns.rdatatype.CNAME:
+            rrsets[(_text(rrset.name), dnswire.CNAME)] = (rrset.ttl, tuple(_text(rd.target) for rd in rrset))
+    soa = None
+    for rrset in message.authority:
+        if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
+            soa = (rrset.ttl, rrset[0].minimum)
+            break
+    return dnswire.Response(message.rcode(), rrsets, soa)
 
 
-def _walk(response: dns.message.Message, start: dns.name.Name, rdtype: dns.rdatatype.RdataType,
-          limit: int) -> tuple[list[dns.name.Name], dns.rrset.RRset | None, float]:
+def _walk(response: dnswire.Response, start: str, rdtype: int,
+          limit: int) -> tuple[list[str], tuple[str, ...] | None, float]:
     """Follow ``start``'s CNAMEs through one response's answer section.
 
     Returns the CNAME targets in order (stopping after a repeated name or ``limit`` links), the
-    ``rdtype`` RRset of the last name if present, and the smallest TTL met.
+    ``rdtype`` addresses of the last name if it has that RRset, and the smallest TTL met.
     """
-    links: list[dns.name.Name] = []
+    links: list[str] = []
     seen = {start}
     current = start
     ttl = float(MAX_CACHE_TTL)
+    rrsets = response.rrsets
     while True:
-        rrset = response.get_rrset(response.answer, current, dns.rdataclass.IN, rdtype)
-        if rrset is not None:
-            return links, rrset, min(ttl, rrset.ttl)
-        cname = response.get_rrset(response.answer, current, dns.rdataclass.IN, dns.rdatatype.CNAME)
+        found = rrsets.get((current, rdtype))
+        if found is not None:
+            return links, found[1], min(ttl, found[0])
+        cname = rrsets.get((current, dnswire.CNAME))
         if cname is None or len(links) >= limit:
             return links, None, ttl
-        ttl = min(ttl, cname.ttl)
-        current = cname[0].target
+        ttl = min(ttl, cname[0])
+        current = cname[1][0]
         links.append(current)
         if current in seen:
             return links, None, ttl
         seen.add(current)
 
 
-def _negative_ttl(response: dns.message.Message | None) -> float:
+def _negative_ttl(response: dnswire.Response | None) -> float:
     """RFC 2308 negative TTL: min(SOA TTL, SOA minimum), capped at :data:`MAX_NEGATIVE_TTL`."""
-    if response is not None:
-        for rrset in response.authority:
-            if rrset.rdtype == dns.rdatatype.SOA and len(rrset):
-                return float(min(rrset.ttl, rrset[0].minimum, MAX_NEGATIVE_TTL))
+    if response is not None and response.soa is not None:
+        return float(min(*response.soa, MAX_NEGATIVE_TTL))
     return float(DEFAULT_NEGATIVE_TTL)
+
+
+def _fast_reply(response: dnswire.Response, qname: str, rdtype: int) -> _Reply | None:
+    """The :class:`_Reply` the dnspython path gives for ``response`` (read by :mod:`dnswire`), or
+    None when dnspython would call it an error of its own making (left to dnspython).
+
+    dnspython's ``resolve_chaining`` follows at most :data:`_CHAIN_LIMIT` CNAMEs: a loop or a
+    longer chain raises ChainTooLong, which :func:`_reply_from_error` turns into an "answer"
+    reply whatever the RCODE; an NXDOMAIN whose chain ends at a record of the asked type raises
+    AnswerForNXDOMAIN.
+    """
+    rrsets = response.rrsets
+    name, links, found = qname, 0, False
+    while links < _CHAIN_LIMIT:
+        if (name, rdtype) in rrsets:
+            found = True
+            break
+        cname = rrsets.get((name, dnswire.CNAME))
+        if cname is None:
+            break
+        name = cname[1][0]
+        links += 1
+    if links >= _CHAIN_LIMIT or response.rcode == dnswire.NOERROR:
+        return _Reply("answer", response)
+    return None if found else _Reply("nxdomain", response)
+
+
+def _dns_name(text: str) -> dns.name.Name:
+    """The dnspython name of a name as :func:`_text` writes it."""
+    return dns.name.from_text(text, origin=dns.name.root)
 
 
 def _reply_from_error(exc: dns.exception.DNSException, qname: dns.name.Name) -> _Reply:
@@ -197,7 +255,7 @@ def _reply_from_error(exc: dns.exception.DNSException, qname: dns.name.Name) -> 
     if isinstance(exc, dns.resolver.NXDOMAIN):
         responses = exc.responses()
         response = responses.get(qname) or next(iter(responses.values()), None)
-        return _Reply("nxdomain", response)
+        return _Reply("nxdomain", None if response is None else _response(response))
     if isinstance(exc, dns.exception.Timeout):
         return _Reply("timeout", error=_TIMEOUT_TEXT)
     if isinstance(exc, dns.resolver.NoNameservers):
@@ -206,7 +264,7 @@ def _reply_from_error(exc: dns.exception.DNSException, qname: dns.name.Name) -> 
             _, _, _, problem, response = entry
             if isinstance(problem, dns.message.ChainTooLong) and response is not None:
                 # dnspython gave up following the chain (a loop, or > 16 links): read it ourselves.
-                return _Reply("answer", response)
+                return _Reply("answer", _response(response))
             if problem == "SERVFAIL":
                 found.setdefault("servfail", "server failure (SERVFAIL)")
             elif problem == "REFUSED":
@@ -258,11 +316,13 @@ class Resolver:
     ``nameserver`` is ``HOST[:PORT]`` / ``[v6]:PORT`` (``--resolver``), or None for the system's
     (``/etc/resolv.conf``; its search list is never applied).  ``timeout`` bounds one try at one
     server, ``lifetime`` the whole resolution of a name; ``max_chain`` is the longest CNAME
-    chain accepted; ``cache_size`` 0 disables the cache.  Safe to share between threads.
+    chain accepted; ``cache_size`` 0 disables the cache; ``fast_path`` False makes
+    :meth:`resolve_async` ask dnspython only (the results are the same; see the module docstring).
+    Safe to share between threads.
     """
 
     def __init__(self, nameserver: str | None = None, *, timeout: float = 2.0, lifetime: float = 5.0,
-                 max_chain: int = 8, cache_size: int = 100_000) -> None:
+                 max_chain: int = 8, cache_size: int = 100_000, fast_path: bool = True) -> None:
         if timeout <= 0 or lifetime <= 0:
             raise ValueError("timeout and lifetime must be positive")
         if max_chain < 0:
@@ -277,6 +337,7 @@ class Resolver:
         self.nameserver = ",".join(
             f"[{ns}]:{port}" if ":" in str(ns) else f"{ns}:{port}" for ns in self._sync.nameservers
         )
+        self._fast_server = _first_udp_server(self._async) if fast_path else None
 
     def _configure(self, cls: Callable[..., Any], nameserver: str | None) -> Any:
         if nameserver is None:
@@ -297,8 +358,9 @@ class Resolver:
 
     # ------------------------------------------------------------------ shared logic
 
-    def _prepare(self, name: str) -> tuple[str, dns.name.Name | None, Resolution | None]:
-        """(canonical name, DNS name to ask, or a finished Resolution for IPs, errors and cache hits)."""
+    def _prepare(self, name: str) -> tuple[str, str | None, Resolution | None]:
+        """(canonical name, the name to ask as :func:`_text` writes it, or a finished Resolution
+        for IPs, errors and cache hits)."""
         try:
             canonical = normalize_host(name)
         except (InvalidHostname, TypeError) as exc:
@@ -312,41 +374,43 @@ class Resolver:
         cached = self._cache.get(canonical)
         if cached is not None:
             return canonical, None, cached
+        if dnswire.is_plain(canonical):  # a valid DNS name whose text is itself: dnspython not needed
+            return canonical, canonical.lower(), None
         try:
-            return canonical, dns.name.from_text(canonical + "."), None
+            return canonical, _text(dns.name.from_text(canonical + ".")), None
         except dns.exception.DNSException as exc:
             return canonical, None, Resolution(canonical, "error", error=f"not a DNS name: {exc}")
 
-    def _chase(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _ChaseSteps:
+    def _chase(self, qname: str, rdtype: dns.rdatatype.RdataType) -> _ChaseSteps:
         """Resolve ``qname``/``rdtype`` following CNAMEs: yields questions, receives replies."""
-        chain: list[dns.name.Name] = []
+        chain: list[str] = []
         seen = {qname}
         current = qname
         ttl = float(MAX_CACHE_TTL)
         while True:
             reply = yield current, rdtype
             if reply.status not in ("answer", "nxdomain"):
-                return _Chase(reply.status, _texts(chain), error=reply.error)
+                return _Chase(reply.status, tuple(chain), error=reply.error)
             if reply.response is None:  # NXDOMAIN with no response to read: nothing to follow
-                return _Chase("nxdomain", _texts(chain), ttl=DEFAULT_NEGATIVE_TTL)
-            links, rrset, walk_ttl = _walk(reply.response, current, rdtype, self.max_chain + 1 - len(chain))
+                return _Chase("nxdomain", tuple(chain), ttl=DEFAULT_NEGATIVE_TTL)
+            links, addresses, walk_ttl = _walk(reply.response, current, rdtype, self.max_chain + 1 - len(chain))
             ttl = min(ttl, walk_ttl)
             for target in links:
                 if target in seen:
                     chain.append(target)
-                    return _Chase("cname_loop", _texts(chain), error=f"CNAME chain loops back to {_text(target)}")
+                    return _Chase("cname_loop", tuple(chain), error=f"CNAME chain loops back to {target}")
                 seen.add(target)
                 chain.append(target)
                 if len(chain) > self.max_chain:
-                    return _Chase("chain_too_long", _texts(chain), error=f"more than {self.max_chain} CNAMEs")
-            if rrset is not None:
-                return _Chase("ok", _texts(chain), tuple(rd.address for rd in rrset), ttl)
+                    return _Chase("chain_too_long", tuple(chain), error=f"more than {self.max_chain} CNAMEs")
+            if addresses is not None:
+                return _Chase("ok", tuple(chain), addresses, ttl)
             if reply.status == "nxdomain":
-                return _Chase("nxdomain", _texts(chain), ttl=min(ttl, _negative_ttl(reply.response)))
+                return _Chase("nxdomain", tuple(chain), ttl=min(ttl, _negative_ttl(reply.response)))
             if links:  # the response stopped at a CNAME target: ask for the target itself
                 current = chain[-1]
                 continue
-            return _Chase("nodata", _texts(chain), ttl=min(ttl, _negative_ttl(reply.response)))
+            return _Chase("nodata", tuple(chain), ttl=min(ttl, _negative_ttl(reply.response)))
 
     def _combine(self, name: str, a: _Chase, aaaa: _Chase | None, started: float) -> Resolution:
         """One Resolution from the A and AAAA outcomes; caches it."""
@@ -375,14 +439,14 @@ class Resolver:
 
     def resolve(self, name: str) -> Resolution:
         """Resolve ``name`` (a host name, IDN allowed; an IP literal is returned as is)."""
-        canonical, qname, done = self._prepare(name)
+        canonical, start, done = self._prepare(name)
         if done is not None:
             return done
-        assert qname is not None
+        assert start is not None
         started = time.monotonic()
         deadline = started + self.lifetime
-        a = self._drive(self._chase(qname, dns.rdatatype.A), deadline)
-        aaaa = None if a.status in _TERMINAL else self._drive(self._chase(qname, dns.rdatatype.AAAA), deadline)
+        a = self._drive(self._chase(start, dns.rdatatype.A), deadline)
+        aaaa = None if a.status in _TERMINAL else self._drive(self._chase(start, dns.rdatatype.AAAA), deadline)
         return self._combine(canonical, a, aaaa, started)
 
     def _drive(self, steps: _ChaseSteps, deadline: float) -> _Chase:
@@ -397,26 +461,27 @@ class Resolver:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return _Reply("timeout", error=_TIMEOUT_TEXT)
-        qname, rdtype = question
+        qname = _dns_name(question[0])
         try:
-            answer = self._sync.resolve(qname, rdtype, raise_on_no_answer=False, lifetime=remaining, search=False)
+            answer = self._sync.resolve(qname, question[1], raise_on_no_answer=False, lifetime=remaining,
+                                        search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
-        return _Reply("answer", answer.response)
+        return _Reply("answer", _response(answer.response))
 
     # ------------------------------------------------------------------ asyncio
 
     async def resolve_async(self, name: str) -> Resolution:
         """:meth:`resolve` on the running asyncio loop; A and AAAA are asked concurrently."""
-        canonical, qname, done = self._prepare(name)
+        canonical, start, done = self._prepare(name)
         if done is not None:
             return done
-        assert qname is not None
+        assert start is not None
         started = time.monotonic()
         deadline = started + self.lifetime
         a, aaaa = await asyncio.gather(
-            self._drive_async(self._chase(qname, dns.rdatatype.A), deadline),
-            self._drive_async(self._chase(qname, dns.rdatatype.AAAA), deadline),
+            self._drive_async(self._chase(start, dns.rdatatype.A), deadline),
+            self._drive_async(self._chase(start, dns.rdatatype.AAAA), deadline),
         )
         return self._combine(canonical, a, aaaa, started)
 
@@ -432,10 +497,44 @@ class Resolver:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return _Reply("timeout", error=_TIMEOUT_TEXT)
-        qname, rdtype = question
+        if self._fast_server is not None:
+            reply = await self._ask_fast(question, min(self.timeout, remaining))
+            if reply is not None:
+                return reply
+            remaining = deadline - time.monotonic()  # dnspython gets what the fast try left
+            if remaining <= 0:
+                return _Reply("timeout", error=_TIMEOUT_TEXT)
+        qname = _dns_name(question[0])
         resolve: Callable[..., Awaitable[dns.resolver.Answer]] = self._async.resolve
         try:
-            answer = await resolve(qname, rdtype, raise_on_no_answer=False, lifetime=remaining, search=False)
+            answer = await resolve(qname, question[1], raise_on_no_answer=False, lifetime=remaining, search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
-        return _Reply("answer", answer.response)
+        return _Reply("answer", _response(answer.response))
+
+    async def _ask_fast(self, question: _Question, timeout: float) -> _Reply | None:
+        """One try by :mod:`crawler.dnswire`; None when dnspython must answer instead (a name or a
+        response it does not read, no answer within ``timeout``, a socket error)."""
+        assert self._fast_server is not None
+        qname, rdtype = question
+        query = dnswire.make_query(qname, rdtype, EDNS_PAYLOAD)
+        if query is None:
+            return None
+        try:
+            data = await dnswire.exchange(self._fast_server, query, timeout)
+        except (OSError, NotImplementedError):  # a socket error, or a loop without sock_sendto:
+            return None  # dnspython reports it (or gets through) its own way
+        response = None if data is None else dnswire.parse_response(data, query)
+        return None if response is None else _fast_reply(response, qname, rdtype)
+
+
+def _first_udp_server(resolver: dns.resolver.BaseResolver) -> tuple[str, int] | None:
+    """(address, port) of ``resolver``'s first nameserver if it is asked over plain UDP/TCP."""
+    if not resolver.nameservers:
+        return None
+    first = resolver.nameservers[0]
+    if isinstance(first, dns.nameserver.Do53Nameserver):
+        return first.address, first.port
+    if isinstance(first, str) and dns.inet.is_address(first):
+        return first, resolver.nameserver_ports.get(first, resolver.port)
+    return None
