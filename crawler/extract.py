@@ -53,7 +53,7 @@ import copy
 import re
 import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from urllib.parse import unquote, urljoin, urlsplit
 
 from lxml import etree
@@ -202,9 +202,14 @@ class MarkSeen:
         return None
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        # every value is plain but the evidence dict: one shallow copy (asdict's deep walk cost more)
+        out = {name: getattr(self, name) for name in _MARK_FIELDS}
+        out["evidence"] = dict(self.evidence)
         out["displayed"] = self.displayed
         return out
+
+
+_MARK_FIELDS = tuple(f.name for f in fields(MarkSeen))
 
 
 @dataclass
