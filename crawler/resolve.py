@@ -40,7 +40,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Generator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import dns.asyncresolver
@@ -102,10 +102,10 @@ class Resolution:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (tuples as lists)."""
-        data = asdict(self)
-        data["cname_chain"] = list(self.cname_chain)
-        data["addresses"] = list(self.addresses)
-        return data
+        # by hand: dataclasses.asdict walks and deep-copies every value, once per observation
+        return {"name": self.name, "status": self.status, "cname_chain": list(self.cname_chain),
+                "addresses": list(self.addresses), "error": self.error, "nameserver": self.nameserver,
+                "elapsed": self.elapsed}
 
 
 _CHAIN_LIMIT = 16

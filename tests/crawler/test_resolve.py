@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import socket
 import time
@@ -238,3 +239,13 @@ def test_parse_nameserver_rejects(text: str) -> None:
 def test_system_resolver_configuration_is_read() -> None:
     resolver = Resolver(None)  # reads /etc/resolv.conf; nothing is asked
     assert resolver.nameserver
+
+
+def test_to_dict_carries_every_field_as_plain_json() -> None:
+    from dataclasses import fields
+
+    resolution = Resolution("a.t.cn", "ok", ("b.t.cn",), ("127.0.0.9",), None, "127.0.0.1:53", 0.25)
+    data = resolution.to_dict()
+    assert set(data) == {f.name for f in fields(Resolution)}
+    assert data["cname_chain"] == ["b.t.cn"] and data["addresses"] == ["127.0.0.9"]
+    assert json.loads(json.dumps(data)) == data
