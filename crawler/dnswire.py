@@ -198,6 +198,19 @@ def _address(rdata: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET6, rdata)
 
 
+def _record(data: bytes, offset: int, size: int) -> tuple[int, int, int, int] | None:
+    """(type, TTL, RDATA start, RDATA end) of the class IN record whose fixed fields start at
+    ``offset``, or None when it is of another class or runs past the message."""
+    if offset + 10 > size:
+        return None
+    rdtype, rdclass, ttl, rdlength = _RR.unpack_from(data, offset)
+    offset += 10
+    stop = offset + rdlength
+    if rdclass != IN or stop > size:
+        return None
+    return rdtype, (0 if ttl > _MAX_TTL else ttl), offset, stop
+
+
 def parse_response(data: bytes, query: Query) -> Response | None:
     """Read a datagram that :func:`matches` ``query``; None for anything not of the plain shape
     (see the module docstring), which dnspython must then handle."""
@@ -221,18 +234,13 @@ def parse_response(data: bytes, query: Query) -> Response | None:
         if read is None:
             return None
         owner, offset = read
-        if offset + 10 > size:
+        record = _record(data, offset, size)
+        if record is None:
             return None
-        rdtype, rdclass, ttl, rdlength = _RR.unpack_from(data, offset)
-        offset += 10
-        stop = offset + rdlength
-        if rdclass != IN or stop > size:
-            return None
-        if ttl > _MAX_TTL:
-            ttl = 0
+        rdtype, ttl, offset, stop = record
         key = (owner, rdtype)
         if rdtype == A or rdtype == AAAA:
-            if rdlength != (4 if rdtype == A else 16):
+            if stop - offset != (4 if rdtype == A else 16):
                 return None
             rdata = data[offset:stop]
             seen = raw.get(key)
@@ -260,14 +268,10 @@ def parse_response(data: bytes, query: Query) -> Response | None:
         read = _name(data, offset, size, text=False)
         if read is None:
             return None
-        offset = read[1]
-        if offset + 10 > size:
+        record = _record(data, read[1], size)
+        if record is None:
             return None
-        rdtype, rdclass, ttl, rdlength = _RR.unpack_from(data, offset)
-        offset += 10
-        stop = offset + rdlength
-        if rdclass != IN or stop > size:
-            return None
+        rdtype, ttl, offset, stop = record
         if rdtype == SOA:
             if soa is not None:  # several SOAs: RRset merging rules differ, left to dnspython
                 return None
@@ -275,7 +279,7 @@ def parse_response(data: bytes, query: Query) -> Response | None:
             rname = mname and _name(data, mname[1], stop, text=False)
             if not rname or rname[1] + 20 != stop:
                 return None
-            soa = (0 if ttl > _MAX_TTL else ttl, int.from_bytes(data[stop - 4 : stop], "big"))
+            soa = (ttl, int.from_bytes(data[stop - 4 : stop], "big"))
         elif rdtype == NS:  # delegation information some resolvers add; checked, not used
             read = _name(data, offset, stop, text=False)
             if read is None or read[1] != stop:
