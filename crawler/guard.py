@@ -47,6 +47,8 @@ __all__ = [
     "AddressRefused",
     "InvalidURLHost",
     "local_addresses",
+    "may_be_address",
+    "parse_address",
     "parse_host",
     "url_host",
 ]
@@ -371,7 +373,7 @@ class AddressGuard:
         if text.startswith("[") and text.endswith("]"):
             text = text[1:-1]
         try:
-            ip = ipaddress.ip_address(text)
+            ip = parse_address(text)
         except ValueError:
             return "malformed address"
         if self.allow_private:
@@ -446,10 +448,29 @@ def _first_match(ip: IPAddress, rules: _Rules) -> str | None:
     return None
 
 
+_NOT_IPV4_LITERAL = re.compile(r"[^0-9a-fA-FxX.]")
+
+
+def may_be_address(host: str) -> bool:
+    """False when ``host`` cannot be an address literal in any spelling a browser accepts: IPv6
+    has a colon, and IPv4's decimal, octal and hex forms use only hex digits, "x" and dots.  Most
+    hosts are names, and a failed parse costs an exception: this test comes first."""
+    return ":" in host or _NOT_IPV4_LITERAL.search(host) is None
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_address(text: str) -> IPAddress:
+    """:func:`ipaddress.ip_address`, cached (the objects are immutable): a sweep meets the same
+    serving addresses again and again, at every hop and every check."""
+    return ipaddress.ip_address(text)
+
+
 def is_ip_address(host: str) -> bool:
     """True for an IP address in its plain text form (no brackets, no port)."""
+    if not may_be_address(host):
+        return False
     try:
-        ipaddress.ip_address(host)
+        parse_address(host)
     except ValueError:
         return False
     return True

@@ -17,6 +17,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 
 from twisted.python.failure import Failure
 
+from .guard import may_be_address, parse_address
+
 META_KEY = "icpwatch"
 ALLOWED_SCHEMES = ("http", "https")
 DEFAULT_MAX_REDIRECTS = 10
@@ -72,8 +74,10 @@ def literal_address(host: str) -> str | None:
     written to dodge a filter: decimal (2130706433), short (127.1), octal/hex forms, and IPv6
     literals that embed an IPv4 address (::ffff:127.0.0.1)."""
     host = host.strip("[]").rstrip(".")
+    if not may_be_address(host):
+        return None
     try:
-        addr = ipaddress.ip_address(host)
+        addr = parse_address(host)
     except ValueError:
         pass
     else:

@@ -56,6 +56,7 @@ import dns.resolver
 from registry.domains import InvalidHostname, normalize_host
 
 from . import dnswire
+from .guard import is_ip_address
 
 __all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver"]
 
@@ -365,11 +366,7 @@ class Resolver:
             canonical = normalize_host(name)
         except (InvalidHostname, TypeError) as exc:
             return name, None, Resolution(name, "error", error=f"not a host name: {exc}")
-        try:
-            ipaddress.ip_address(canonical)
-        except ValueError:
-            pass
-        else:
+        if is_ip_address(canonical):
             return canonical, None, Resolution(canonical, "ok", addresses=(canonical,))
         cached = self._cache.get(canonical)
         if cached is not None:

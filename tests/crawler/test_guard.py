@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.guard import AddressGuard, AddressRefused, InvalidURLHost, local_addresses, parse_host, url_host
+from crawler.guard import (AddressGuard, AddressRefused, InvalidURLHost, is_ip_address, local_addresses,
+                           may_be_address, parse_host, url_host)
 
 NO_OWN: tuple[str, ...] = ()
 
@@ -221,3 +222,21 @@ def test_whatwg_host_parsing() -> None:
     for bad in ("4294967296", "1.256.1.1", "example.123", "a%zz.cn", "a%ff.cn"):
         with pytest.raises(InvalidURLHost):
             parse_host(bad)
+
+
+@pytest.mark.parametrize("literal", ["127.0.0.1", "2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0X7F000001",
+                                     "::1", "[::1]", "fe80::1%eth0", "::ffff:127.0.0.1", "cafe.beef"])
+def test_every_address_spelling_may_be_an_address(literal: str) -> None:
+    # the cheap pre-test must never wave through a literal the full parse would catch
+    assert may_be_address(literal)
+
+
+@pytest.mark.parametrize("name", ["www.example.cn", "例子.中国", "xn--fsqu00a.xn--fiqs8s", "localhost", "a-b.c"])
+def test_a_name_is_not_an_address(name: str) -> None:
+    assert not may_be_address(name)
+    assert not is_ip_address(name)
+
+
+def test_is_ip_address_reads_plain_forms_only() -> None:
+    assert is_ip_address("127.0.0.1") and is_ip_address("::1") and is_ip_address("fe80::1%eth0")
+    assert not is_ip_address("0x7f.1") and not is_ip_address("cafe.beef") and not is_ip_address("")
