@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 ensure_debian_packages "${RUNTIME_PACKAGES[@]}" "${BENCHMARK_PACKAGES[@]}"
 choose_python
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -e .
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -e ".[bench]"
 names=("$@")
 [ ${#names[@]} -eq 0 ] && names=(registry sandbox_dns sandbox_web)
 for name in "${names[@]}"; do
