@@ -127,7 +127,7 @@ class BrowserPool:
     """Hands out contexts and page leases from a Chromium replaced every ``recycle_after`` renders."""
 
     def __init__(self, executable_path: str | None = None, *, recycle_after: int = 500,
-                 page_reuse: int = 50, renderer_processes: int | None = None, spread: int = 1) -> None:
+                 page_reuse: int = 20, renderer_processes: int | None = None, spread: int = 1) -> None:
         self.executable_path = find_chromium(executable_path)
         self.recycle_after = recycle_after
         self.page_reuse = max(1, page_reuse)

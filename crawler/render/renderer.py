@@ -96,7 +96,7 @@ class RenderOptions:
     request_timeout: float = 10.0
     block_media: bool = False         # images, media, fonts not fetched (OCR re-renders)
     recycle_after: int = 500          # pages per browser process
-    page_reuse: int = 50              # renders per leased context and page before it is replaced
+    page_reuse: int = 20              # renders per leased context and page before it is replaced
     renderer_processes: int | None = 1  # Chromium's --renderer-process-limit (None: its default)
     concurrency: int = 6
     max_redirects: int = 10
