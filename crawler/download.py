@@ -138,6 +138,11 @@ class _ClientResponse(_ScrapyClientResponse):
         return closed.exception()
 
 
+def _keepalive_seconds(crawler: Crawler) -> float:
+    """How long either client keeps an idle connection (ICPWATCH_KEEPALIVE_SECONDS)."""
+    return crawler.settings.getfloat("ICPWATCH_KEEPALIVE_SECONDS", 2.0)
+
+
 class GuardedAiohttpDownloadHandler(AiohttpDownloadHandler):
     """Scrapy's aiohttp download handler with the crawler's guarantees (module docstring)."""
 
@@ -153,7 +158,7 @@ class GuardedAiohttpDownloadHandler(AiohttpDownloadHandler):
         BaseStreamingDownloadHandler.__init__(self, crawler)
         self._ssl_context = ssl_context(crawler.settings)
         self._max_header_bytes = crawler.settings.getint("ICPWATCH_MAX_HEADER_BYTES", 256 * 1024)
-        self._keepalive = crawler.settings.getfloat("ICPWATCH_KEEPALIVE_SECONDS", 2.0)
+        self._keepalive = _keepalive_seconds(crawler)
         self._session: aiohttp.ClientSession | None = None  # type: ignore[assignment]
 
     @classmethod
@@ -166,7 +171,7 @@ class GuardedAiohttpDownloadHandler(AiohttpDownloadHandler):
 
             handler = build_from_crawler(HTTP11DownloadHandler, crawler)
             # Twisted keeps an idle connection 240 s by default; the same bound as aiohttp's below
-            handler._pool.cachedConnectionTimeout = crawler.settings.getfloat("ICPWATCH_KEEPALIVE_SECONDS", 2.0)
+            handler._pool.cachedConnectionTimeout = _keepalive_seconds(crawler)
             return handler
         if client != "aiohttp":
             raise ValueError(f"ICPWATCH_HTTP_CLIENT is {client!r}: expected one of {', '.join(HTTP_CLIENTS)}")
