@@ -84,17 +84,11 @@ from crawler.runner import run_crawl
 cfg = json.load(sys.stdin)
 profile = cfg.pop("profile", None)
 peak_tree = 0
+sys.path.insert(0, "benchmarks")
+from proctree import descendants
 def tree_rss():  # this process and every worker it started, summed: what the crawl holds at once
-    kids, total = {}, 0
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            kids.setdefault(int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]), []).append(int(pid))
-        except (OSError, IndexError):
-            pass
-    stack = [os.getpid()]
-    while stack:
-        pid = stack.pop()
-        stack.extend(kids.get(pid, []))
+    total = 0
+    for pid in [os.getpid(), *descendants(os.getpid())]:
         try:
             total += int(open(f"/proc/{pid}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
         except OSError:

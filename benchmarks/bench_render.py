@@ -37,6 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from proctree import descendants  # noqa: E402  (benchmarks/, beside this script)
+
 
 def serve(sites: int, seed: int, network: str, state_dir: str, ready: "multiprocessing.Queue", stop) -> None:
     from sandbox.generate import generate_world
@@ -50,23 +52,6 @@ def serve(sites: int, seed: int, network: str, state_dir: str, ready: "multiproc
     with Sandbox(world, dns="127.0.0.1:0", http_port=0, https_port=0, rdap=None, state_dir=state_dir) as box:
         ready.put({"info": box.info, "targets": targets})
         stop.wait()
-
-
-def _children(pid: int) -> list[int]:
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            kids.setdefault(int(fields[1]), []).append(int(entry))
-    out, stack = [], [pid]
-    while stack:
-        for child in kids.get(stack.pop(), []):
-            out.append(child)
-            stack.append(child)
-    return out
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -105,7 +90,7 @@ class CpuSampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _sample(self) -> None:
-        for pid in _children(os.getpid()):
+        for pid in descendants(os.getpid()):
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
@@ -139,7 +124,7 @@ def chromium_memory() -> dict[str, float]:
     """RSS and PSS (MiB) summed over this process's Chromium descendants."""
     rss = pss = 0
     count = 0
-    for pid in _children(os.getpid()):
+    for pid in descendants(os.getpid()):
         try:
             if "chrom" not in Path(f"/proc/{pid}/comm").read_text():
                 continue

@@ -98,8 +98,8 @@ class _RawHandler(socketserver.BaseRequestHandler):
 class _RawServer(socketserver.ThreadingTCPServer):
     daemon_threads = True
 
-    def __init__(self, host: str) -> None:
-        super().__init__((host, 0), _RawHandler)
+    def __init__(self, host: str, handler: type[socketserver.BaseRequestHandler] = _RawHandler) -> None:
+        super().__init__((host, 0), handler)
         self.connections = 0
         self.lock = threading.Lock()
 
@@ -322,13 +322,6 @@ class _KeepAliveHandler(socketserver.StreamRequestHandler):
                              b"Content-Length: %d\r\n\r\n" % len(PAGE) + PAGE)
 
 
-class _KeepAliveServer(_RawServer):
-    def __init__(self, host: str) -> None:
-        socketserver.ThreadingTCPServer.__init__(self, (host, 0), _KeepAliveHandler)
-        self.connections = 0
-        self.lock = threading.Lock()
-
-
 @pytest.mark.parametrize("client", ["aiohttp", "twisted"])
 @pytest.mark.parametrize(("keepalive", "connections"), [(0.2, 2), (30.0, 1)])
 def test_an_idle_connection_is_kept_only_for_the_keepalive_seconds(tmp_path: Path, keepalive: float,
@@ -336,7 +329,7 @@ def test_an_idle_connection_is_kept_only_for_the_keepalive_seconds(tmp_path: Pat
     # Two pages of one host a second apart (one download slot, DOWNLOAD_DELAY): the second reuses
     # the first's connection only if it was kept that long.  A sweep meets each host once or twice
     # in quick succession, so idle connections are not kept by the thousand.
-    with serving(_KeepAliveServer(_loopback())) as server:
+    with serving(_RawServer(_loopback(), _KeepAliveHandler)) as server:
         zone = Zone(records={})
         zone.add("keep.t.cn", "A", server.server_address[0])
         port = server.server_address[1]
