@@ -10,10 +10,11 @@ A render, step by step (in a leased page, cleaned between renders, see :mod:`cra
    init script) and no request is pending, for at most ``settle_seconds`` — so marks written by
    script after load appear, and a ``location`` change or meta refresh within that window is
    followed and recorded (``kind`` "script" or "meta") like a crawler hop.
-3. **Measure** at 1366×768 (judged) and 375×667 (reported): :mod:`crawler.render.measure`; OCR
-   of images only when no visible ICP mark was found (:mod:`crawler.render.ocr`).
-4. **Judge** (:mod:`crawler.render.display`) and keep the **evidence**
-   (:mod:`crawler.render.evidence`).
+3. **Measure** at 1366×768 (judged; :mod:`crawler.render.measure`); OCR of images only when no
+   visible ICP mark was found (:mod:`crawler.render.ocr`), and **judge**
+   (:mod:`crawler.render.display`).
+4. Capture the **evidence** at that width (:mod:`crawler.render.evidence`), then measure and judge
+   again at 375×667 (reported) — in this order, so the page is laid out at each width once.
 
 The whole render has a deadline; a page that hangs is cut there and comes back with status
 ``timeout`` — unknown, never a verdict.
@@ -38,7 +39,7 @@ from ..guard import AddressGuard
 from ..resolve import Resolver
 from .browser import BrowserPool, PageLease
 from .display import ICP_KINDS, DisplayThresholds, judge_display
-from .evidence import Evidence, write_evidence
+from .evidence import Evidence, capture, write_evidence
 from .measure import MEASURE_JS, Collected, find_page_marks, mark_entry
 from .network import FetchRefused, FetchResult, GuardedFetcher
 
@@ -270,11 +271,14 @@ class Renderer:
                "rendered": True, "status": "ok", "error": None, "redirect_chain": visit.chain, **measured}
         if visit.main is not None and visit.main.status >= 400:
             doc["status"], doc["error"] = "http_error", f"HTTP {visit.main.status}"
-        if o.screenshot:
-            doc["evidence"] = await write_evidence(page, await lease.session(), Evidence(
+        judged, collected = doc.pop("_judged"), doc.pop("_collected")
+        captured = await capture(page, await lease.session(), judged) if o.screenshot else None
+        if o.mobile:
+            doc["measurements"]["mobile"] = await self._measure_mobile(page, collected, doc["final_url"])
+        if captured is not None:
+            doc["evidence"] = write_evidence(captured, Evidence(
                 target=str(target), final_url=doc["final_url"], html=visit.main.body if visit.main else b"",
-                judged=measured["_judged"], measurements=measured["measurements"]), evidence_dir)
-        doc.pop("_judged", None)
+                judged=judged, measurements=doc["measurements"]), evidence_dir)
         doc["requests"] = self._requests(visit)
         return doc
 
@@ -451,15 +455,6 @@ class Renderer:
             "thresholds": o.thresholds.to_dict(),
             "desktop": {"viewport": DESKTOP, "page": page_box, "marks": [_measured(m) for m in marks]},
         }
-        if o.mobile:
-            await page.set_viewport_size(MOBILE)
-            mobile = await page.evaluate(MEASURE_JS, {"op": "measure", "items": collected.items})
-            mobile_marks = find_page_marks(collected, mobile["marks"])
-            measurements["mobile"] = {"viewport": MOBILE, "page": mobile["page"],
-                                      "display": _brief(judge_display(mobile_marks, mobile["page"], final_url,
-                                                                      o.thresholds)),
-                                      "marks": [_measured(m) for m in mobile_marks]}
-            await page.set_viewport_size(DESKTOP)
         from ..contact import find_contacts
 
         text = data["text"].replace("\x00", "\n")
@@ -483,7 +478,18 @@ class Renderer:
             display["why"] += "; the served bytes carry a mark the browser's charset decoding garbled"
         return {"marks": out_marks, "display": display, "contact": contact, "measurements": measurements,
                 "static": _static_brief(static), "title": data.get("title"), "notes": notes,
-                "_judged": judged}
+                "_judged": judged, "_collected": collected}
+
+    async def _measure_mobile(self, page: Any, collected: Collected, final_url: str) -> dict[str, Any]:
+        """The marks measured and judged at 375×667 (reported, not judged). It runs last, after the
+        desktop evidence: the viewport is left narrow (the next render sets its own before it
+        navigates, on a blank page), so the desktop layout is computed once, not twice."""
+        await page.set_viewport_size(MOBILE)
+        mobile = await page.evaluate(MEASURE_JS, {"op": "measure", "items": collected.items})
+        mobile_marks = find_page_marks(collected, mobile["marks"])
+        return {"viewport": MOBILE, "page": mobile["page"],
+                "display": _brief(judge_display(mobile_marks, mobile["page"], final_url, self.options.thresholds)),
+                "marks": [_measured(m) for m in mobile_marks]}
 
     def _static(self, visit: _Visit, final_url: str) -> Any:
         if visit.main is None or not visit.main.body:

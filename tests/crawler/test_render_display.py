@@ -175,3 +175,33 @@ def test_verdict_comes_from_numbers_not_markup() -> None:
     assert judge_display([dict(mark)], {**page, "height": 3000}, "http://x.cn/", T)["verdict"] == "misplaced"
     strict = DisplayThresholds(bottom_px=50, bottom_fraction=0.0)
     assert judge_display([dict(mark)], page, "http://x.cn/", strict)["bottom"] is False
+
+
+def test_dom_hash_is_the_rendered_dom_as_the_browser_serialises_it(tmp_path: Path) -> None:
+    """The DOM hashed is the page's after its scripts ran (a mark written by script is in it), as
+    Chromium serialises it — a page that forges ``outerHTML`` and ``XMLSerializer`` cannot change
+    it — and without the outline the screenshot drew."""
+    import hashlib
+
+    require_chromium()
+    served = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>t</title><script>"
+              "Object.defineProperty(Element.prototype, 'outerHTML', {get() { return 'forged'; }});"
+              "window.XMLSerializer = function () { this.serializeToString = () => 'forged'; };"
+              "</script></head><body style=\"margin:0\"><div style=\"height:1400px\"></div>"
+              "<footer style=\"text-align:center\"></footer><script>"
+              "document.querySelector('footer').innerHTML = '<a href=\"https://beian.miit.gov.cn/\">"
+              "京ICP备2021000001号-1</a>';</script></body></html>")
+    page = tmp_path / "index.html"
+    page.write_text(served, encoding="utf-8")
+    [result] = render_all({}, [page], evidence_dir=tmp_path / "evidence")
+    assert result["status"] == "ok" and result["display"]["verdict"] == "compliant"
+    assert result["evidence"]["outlined"] is True
+    dom = served.replace("<footer style=\"text-align:center\"></footer>",
+                         "<footer style=\"text-align:center\"><a href=\"https://beian.miit.gov.cn/\">"
+                         "京ICP备2021000001号-1</a></footer>")
+    assert result["evidence"]["dom_sha256"] == hashlib.sha256(dom.encode()).hexdigest()
+    assert result["evidence"]["html_sha256"] == hashlib.sha256(served.encode()).hexdigest()
+    # measured at 375×667 after the evidence: at the top again, the outline gone (it was drawn at
+    # the desktop position, far outside a 375-px page)
+    mobile = result["measurements"]["mobile"]
+    assert mobile["page"]["width"] == 375 and mobile["display"]["verdict"] == "compliant"
