@@ -11,7 +11,8 @@ process tree (RSS summed over the browser's processes, and PSS, which counts sha
 every 100 pages up to the ``--pages``-th — a few more pages than that are queued, so every
 worker is still busy when the last sample is taken; "flat" is judged on the highest sample from
 the 100th page on, as one may fall just after a browser recycle — and the load average of the machine at the
-start and the end (other work on the same cores slows every figure), and the CPU seconds per page of this process
+start and the end and the share of the machine's CPU stolen by its host meanwhile (other work on
+the same cores slows every figure), and the CPU seconds per page of this process
 (the routing and fetching), the Playwright driver and each kind of Chromium process — the figure
 other work on the machine does not change — and apart, that of the sandbox serving the pages.
 Targets: >= 8 pages/s;
@@ -37,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from proctree import descendants  # noqa: E402  (benchmarks/, beside this script)
+from proctree import descendants, host_cpu, host_cpu_shares  # noqa: E402  (benchmarks/, beside this script)
 
 
 def serve(sites: int, seed: int, network: str, state_dir: str, ready: "multiprocessing.Queue", stop) -> None:
@@ -170,12 +171,12 @@ async def bench(info: dict, targets: list[str], pages: int, concurrency: int, se
                     memory[str(done)] = chromium_memory()
                     marks[done] = time.monotonic() - started
 
-        load_before = os.getloadavg()
+        load_before, host_before = os.getloadavg(), host_cpu()
         sampler = CpuSampler(named={server_pid: "sandbox"})
         own = resource.getrusage(resource.RUSAGE_SELF)
         sampler.start()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        cpu = sampler.stop()
+        cpu, host_after = sampler.stop(), host_cpu()
         after = resource.getrusage(resource.RUSAGE_SELF)
         cpu["python"] = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
         served_cpu = cpu.pop("sandbox", 0.0)
@@ -191,7 +192,8 @@ async def bench(info: dict, targets: list[str], pages: int, concurrency: int, se
             # what serving the pages cost the sandbox (the same cores; not part of a render)
             "sandbox_cpu_seconds_per_page": round(served_cpu / rendered, 4),
             "load_average": {"start": [round(x, 1) for x in load_before],
-                             "end": [round(x, 1) for x in os.getloadavg()]}}
+                             "end": [round(x, 1) for x in os.getloadavg()]},
+            "host_cpu": host_cpu_shares(host_before, host_after)}
 
 
 def main() -> None:
