@@ -13,8 +13,8 @@ the target list so both clients fetch the same answering homepages), serve it in
 
 Prints one JSON document: homepages per second of both, the ratio, the crawl's peak RSS (the largest
 process's, and all of its processes' together), status counts, and for each run the share of the
-machine's CPU that was idle and that its host stole (a heavily stolen run's figures are low).  Targets: crawl rate >= 150/s and
->= 40 % of aiohttp's; peak memory < 1 GB at 100,000.
+machine's CPU that was idle and that its host stole (a heavily stolen run's figures are low).
+Targets: crawl rate >= 150/s and >= 40 % of aiohttp's; peak memory < 1 GB at 100,000.
 Run: ``python benchmarks/bench_crawler.py [--sites 20000] [--network 127.64.0.0/12]``.
 All traffic stays on 127.0.0.0/8.
 """

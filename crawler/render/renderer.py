@@ -274,7 +274,7 @@ class Renderer:
         judged, collected = doc.pop("_judged"), doc.pop("_collected")
         captured = await capture(page, await lease.session(), judged) if o.screenshot else None
         if o.mobile:
-            doc["measurements"]["mobile"] = await self._measure_mobile(page, collected, doc["final_url"])
+            doc["measurements"]["mobile"] = await self._measure_mobile(page, collected, final_url)
         if captured is not None:
             doc["evidence"] = write_evidence(captured, Evidence(
                 target=str(target), final_url=doc["final_url"], html=visit.main.body if visit.main else b"",
