@@ -14,6 +14,7 @@ from icpwatch import __version__
 from crawler.cli import crawl
 from crawler.inspect_cli import inspect
 from icpwatch.demo import demo
+from monitor.alerts_cli import alerts
 from monitor.cli import findings, scope, sweep
 from monitor.schedule_cli import monitor, schedule
 from registry.cli import registry
@@ -43,5 +44,6 @@ def main(verbose: int) -> None:
     install_masking()
 
 
-for command in (registry, world, crawl, inspect, sweep, findings, scope, schedule, monitor, demo, ledger, filing, report):
+for command in (registry, world, crawl, inspect, sweep, findings, alerts, scope, schedule, monitor, demo, ledger,
+                filing, report):
     main.add_command(command)

@@ -294,3 +294,72 @@ def test_signed_robots_carry_a_valid_signature(receiver: Receiver, engine) -> No
     rows = sorted(deliveries(engine), key=lambda r: r.channel)
     assert [(r.channel, r.status) for r in rows] == [("dingtalk", "delivered"), ("feishu", "delivered")]
     assert rows[1].endpoint.endswith("/open-apis/bot/v2/hook/***") and all("SEC" not in r.endpoint for r in rows)
+
+
+# --- sending a sweep's alert again -----------------------------------------------------------
+
+def _finished_sweep_with_findings(engine) -> None:  # type: ignore[no-untyped-def]
+    from monitor.models import Finding
+
+    with MonitorStore(engine, migrate=False).session() as s:
+        sweep = s.get(Sweep, 7)
+        sweep.counts = {"summary": {"targets": 120, "findings": 3, "new": 2}}
+        s.add(Sweep(id=8, scope_key="test", status="finished", counts={"summary": {"targets": 120}}))
+        s.flush()
+        for i, (code, domain, first) in enumerate([("UNFILED_SITE", "shop.example.cn", 7),
+                                                   ("UNFILED_REDIRECT", "go.example.cn", 7),
+                                                   ("UNFILED_SITE", "old.example.cn", 8)]):
+            s.add(Finding(fingerprint=f"f{i}", code=code, article="12(2)", target=domain, domain=domain,
+                          ip="127.0.0.10", party_kind="provider", party="P001", points=5,
+                          first_sweep_id=first, last_sweep_id=8))
+        # what a sweep killed while sending leaves behind
+        s.add(AlertDelivery(sweep_id=7, channel="webhook", endpoint="PLACEHOLDER", status="pending", attempts=1))
+
+
+def _cli(*args: str) -> Any:
+    from click.testing import CliRunner
+
+    from icpwatch.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_resend_rebuilds_the_alert_and_abandons_what_a_dead_sender_left(receiver: Receiver, engine,  # type: ignore[no-untyped-def]
+                                                                       sqlite_url: str) -> None:
+    _finished_sweep_with_findings(engine)
+    url = receiver.script("/notify", (204, ""))
+    with MonitorStore(engine, migrate=False).session() as s:  # the dead sender's row names this receiver
+        s.scalars(select(AlertDelivery)).one().endpoint = parse_alert(url + "?token=SECRET").endpoint
+    result = _cli("alerts", "resend", "7", "--alert", url + "?token=SECRET", "--db", sqlite_url, "--json")
+    assert result.exit_code == 0, result.output
+    (sent,) = json.loads(result.stdout)["deliveries"]
+    assert (sent["status"], sent["attempts"]) == ("delivered", 1) and sent["endpoint"].endswith("/notify?token=***")
+    (_, path, body), = receiver.hits("/notify")
+    assert "token=SECRET" in path and body["sweep_id"] == 7 and body["new_count"] == 2
+    assert {f["domain"] for f in body["new_findings"]} == {"shop.example.cn", "go.example.cn"}  # first seen in 7
+    assert body["summary"]["targets"] == 120
+    rows = json.loads(_cli("alerts", "list", "--sweep", "7", "--db", sqlite_url, "--json").stdout)["deliveries"]
+    assert [r["status"] for r in rows] == ["abandoned", "delivered"]
+    assert "SECRET" not in json.dumps(rows)
+
+
+def test_resend_says_when_a_receiver_still_refuses(receiver: Receiver, engine, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    _finished_sweep_with_findings(engine)
+    url = receiver.script("/bad", (400, "bad request"))
+    result = _cli("alerts", "resend", "8", "--alert", url, "--db", sqlite_url, "--json")
+    assert result.exit_code == 1 and "not every receiver" in result.stderr
+    (row,) = json.loads(result.stdout)["deliveries"]
+    assert row["status"] == "failed" and "HTTP 400" in row["last_error"]
+    (_, _, body), = receiver.hits("/bad")
+    assert body["new_count"] == 1 and body["new_findings"][0]["domain"] == "old.example.cn"
+    # the other sweep's pending row is not this resend's business
+    assert [r.status for r in deliveries(engine) if r.sweep_id == 7] == ["pending"]
+
+
+def test_resend_of_a_sweep_that_sent_nothing_is_a_clear_error(engine, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
+    missing = _cli("alerts", "resend", "99", "--alert", "http://127.0.0.1:9/x", "--db", sqlite_url)
+    assert missing.exit_code == 1 and "no sweep 99" in missing.stderr
+    unfinished = _cli("alerts", "resend", "7", "--alert", "http://127.0.0.1:9/x", "--db", sqlite_url)  # no summary
+    assert unfinished.exit_code == 1 and "only a finished sweep" in unfinished.stderr
+    bad = _cli("alerts", "resend", "7", "--alert", "ftp://x", "--db", sqlite_url)
+    assert bad.exit_code == 2
