@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.numbers import InvalidFilingNumber, parse_number
+from registry.numbers import UNREAD_PROVINCE, InvalidFilingNumber, parse_number
 
 from .observations import Folded, SiteView, site_key
 from .ownership import Owner
@@ -301,6 +301,8 @@ def _same(a: str | None, b: str | None) -> bool:
         return False
     if a == b:
         return True
+    if a.startswith(UNREAD_PROVINCE):  # read from an image, its province unreadable: the rest must agree
+        a = b[:1] + a[len(UNREAD_PROVINCE):]
     try:
         return parse_number(a).normalized == parse_number(b).normalized
     except InvalidFilingNumber:

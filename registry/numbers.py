@@ -60,6 +60,8 @@ from types import MappingProxyType
 __all__ = [
     "PROVINCES",
     "PROVINCE_CODES",
+    "UNREAD_PROVINCE",
+    "LOOKALIKE_PREFIXES",
     "FilingMark",
     "InvalidFilingNumber",
     "MarkKind",
@@ -109,6 +111,11 @@ PROVINCE_CODES: Mapping[str, str] = MappingProxyType({
 })
 
 # Prefixes people use that are not filings; each gets its own explanation (DESIGN.md §2).
+#: Stands for the province character of a number read from an image (OCR) where that character
+#: could not be read: ``?ICP备2021000001号-1``. Such a number matches a filing that agrees in
+#: everything else; it is never itself a valid number.
+UNREAD_PROVINCE = "?"
+
 _LOOKALIKE_PREFIXES: Mapping[str, str] = MappingProxyType({
     "贵": "Guizhou numbers use 黔 (黔ICP备…); '贵' is a placeholder or a false hit",
     "云": "Yunnan numbers use 滇 (滇ICP备…); '云ICP备' is a false hit inside a word such as "
@@ -117,6 +124,8 @@ _LOOKALIKE_PREFIXES: Mapping[str, str] = MappingProxyType({
     "使": "'使' is a licence-plate prefix (embassy vehicles), not a filing prefix",
     "领": "'领' is a licence-plate prefix (consulate vehicles), not a filing prefix",
 })
+#: the prefixes that look like a province's but are not (the grammar never returns them as marks)
+LOOKALIKE_PREFIXES = _LOOKALIKE_PREFIXES
 
 # Traditional forms a page may use, folded 1:1 to the simplified characters the grammar uses.
 _TRADITIONAL = {

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from registry.numbers import UNREAD_PROVINCE
+
 from ..encoding import decode_body
 from ..extract import extract
 from ..guard import AddressGuard
@@ -468,7 +470,7 @@ class Renderer:
         if public and display["verdict"] == "no_mark":
             notes.append("a public-security number is shown, which is not an ICP filing mark")
         out_marks = [{k: m.get(k) for k in ("text", "number", "kind", "province", "placeholder", "valid",
-                                             "source", "visible", "hidden_reason", "confidence")
+                                             "reason", "source", "visible", "hidden_reason", "confidence")
                       if k != "confidence" or m.get("source") == "ocr"} for m in marks]
         if charset and static is not None and any(m.is_icp for m in static.marks) \
                 and not any(m["kind"] in ICP_KINDS for m in marks):
@@ -522,9 +524,13 @@ class Renderer:
                 notes.append(f"image {img.get('src')}: not captured ({type(exc).__name__})")
                 continue
             notes.append(f"OCR of {img.get('src')}: {reading.text!r} (confidence {reading.confidence})")
-            for fm in reading.marks:
-                entry = {**mark_entry(fm, "ocr"), "confidence": reading.confidence,
-                         "image_sha256": hashlib.sha256(png).hexdigest()}
+            entries = [mark_entry(fm, "ocr") for fm in reading.marks]
+            entries += [{**mark_entry(fm, "ocr"), "text": read_as + fm.text[1:], "province": None, "valid": False,
+                         "number": UNREAD_PROVINCE + fm.normalized[1:],
+                         "reason": f"the province character is unreadable in the image (read as {read_as})"}
+                        for read_as, fm in reading.unread_province]
+            for entry in entries:
+                entry.update(confidence=reading.confidence, image_sha256=hashlib.sha256(png).hexdigest())
                 collected.marks.append(entry)
                 collected.items.append({"image": img["index"]})
                 found.append(entry)

@@ -147,6 +147,8 @@ def test_redirect_to_a_filed_site_and_to_itself_over_https(registry_db: str) -> 
     ([mark("京ICP备2021000001号-2")], [], None, ["NUMBER_MISMATCH"]),                         # other site
     ([mark("京ICP备2021000001号-2A", kind="app_filing")], [], None, ["NUMBER_MISMATCH"]),     # app number
     ([], ["贵ICP备12345678号"], None, ["NUMBER_MISMATCH"]),                                   # look-alike
+    ([mark("?" + GOOD[1:], source="ocr")], [], None, []),               # image, province unread, rest agrees
+    ([mark("?ICP备2021000009号-1", source="ocr")], [], None, ["NUMBER_MISMATCH"]),            # …rest differs
     ([mark(GOOD, in_footer=False)], [], None, ["NUMBER_MISPLACED"]),                          # top
     ([mark(GOOD, centred=False)], [], None, ["NUMBER_MISPLACED"]),                            # left
     ([mark(GOOD, centred=None)], [], None, []),                                               # unknown stays unknown
