@@ -110,12 +110,12 @@ PROVINCE_CODES: Mapping[str, str] = MappingProxyType({
     "新疆": "65",
 })
 
-# Prefixes people use that are not filings; each gets its own explanation (DESIGN.md §2).
 #: Stands for the province character of a number read from an image (OCR) where that character
 #: could not be read: ``?ICP备2021000001号-1``. Such a number matches a filing that agrees in
 #: everything else; it is never itself a valid number.
 UNREAD_PROVINCE = "?"
 
+# Prefixes people use that are not filings; each gets its own explanation (DESIGN.md §2).
 _LOOKALIKE_PREFIXES: Mapping[str, str] = MappingProxyType({
     "贵": "Guizhou numbers use 黔 (黔ICP备…); '贵' is a placeholder or a false hit",
     "云": "Yunnan numbers use 滇 (滇ICP备…); '云ICP备' is a false hit inside a word such as "
