@@ -41,10 +41,16 @@ def split_targets(lines: list[str], cidr_cap: int = DEFAULT_CIDR_CAP) -> tuple[l
     return homepage, iprange
 
 
+#: the component dicts that ``settings`` given to a crawl add to, rather than replace
+COMPONENT_SETTINGS = frozenset({"DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES", "ITEM_PIPELINES", "EXTENSIONS",
+                                "DOWNLOAD_HANDLERS"})
+
+
 def crawl_settings(*, db_url: str, run_id: str, resolver: str | None = None, allow_private: bool = False,
                    output: str | Path | None = None, ca_file: str | Path | None = None,
                    cidr_cap: int = DEFAULT_CIDR_CAP, settings: dict[str, Any] | None = None) -> Any:
-    """The Scrapy Settings of a crawl: crawler.settings, the options, then ``settings``."""
+    """The Scrapy Settings of a crawl: crawler.settings, the options, then ``settings`` (whose
+    component dicts, :data:`COMPONENT_SETTINGS`, are merged into the project's)."""
     from scrapy.settings import Settings
 
     s = Settings()
@@ -60,8 +66,12 @@ def crawl_settings(*, db_url: str, run_id: str, resolver: str | None = None, all
     if output:
         s.set("FEEDS", {str(output): {"format": "jsonlines", "encoding": "utf-8", "overwrite": False,
                                       "store_empty": False}}, priority="cmdline")
-    if settings:
-        s.update(settings, priority="cmdline")
+    for name, value in (settings or {}).items():
+        if name in COMPONENT_SETTINGS and isinstance(value, dict):
+            # merged, not replaced: a caller adding one middleware must not drop the address
+            # guard's (a component is turned off by giving it None)
+            value = {**s.getdict(name), **value}
+        s.set(name, value, priority="cmdline")
     return s
 
 

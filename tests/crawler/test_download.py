@@ -191,11 +191,10 @@ def test_a_refused_address_is_never_connected_to(web: _RawServer, dns: str, tmp_
     away from a loopback address, whether the URL names it or a name resolves to it."""
     address, port = web.server_address[:2]
     targets = [f"http://page.t.cn:{port}/", f"http://{address}:{port}/"]
-    from crawler import settings as project
 
-    # a setting given to the crawl replaces the project's whole dict
-    middlewares = {**project.DOWNLOADER_MIDDLEWARES, "crawler.middlewares.HopGuardMiddleware": None}
-    settings = {"ICPWATCH_HTTP_CLIENT": client, "DOWNLOADER_MIDDLEWARES": middlewares}
+    # merged into the project's middlewares: only the request-side guard is turned off
+    settings = {"ICPWATCH_HTTP_CLIENT": client,
+                "DOWNLOADER_MIDDLEWARES": {"crawler.middlewares.HopGuardMiddleware": None}}
     before = web.connections
     refused = crawl(targets, db_url=f"sqlite:///{tmp_path / 'r.sqlite3'}", output=tmp_path / "r.jsonl",
                     info=_info(dns), allow_private=False, settings=settings)
@@ -342,3 +341,20 @@ def test_an_idle_connection_is_kept_only_for_the_keepalive_seconds(tmp_path: Pat
                                      "RANDOMIZE_DOWNLOAD_DELAY": False, "AUTOTHROTTLE_ENABLED": False})
     assert sorted(o["status"] for o in result.observations) == ["ok", "ok"]
     assert server.connections == connections
+
+
+def test_component_settings_given_to_a_crawl_add_to_the_projects() -> None:
+    """A caller adding a middleware or pipeline keeps the address guard's and the store's; one is
+    turned off only by naming it with None. Other settings replace the project's."""
+    from crawler import settings as project
+    from crawler.runner import crawl_settings
+
+    s = crawl_settings(db_url="sqlite://", run_id="merge", settings={
+        "DOWNLOADER_MIDDLEWARES": {"example.Extra": 700, "crawler.middlewares.RedirectChainMiddleware": None},
+        "ITEM_PIPELINES": {"example.Pipeline": 900}, "DOWNLOAD_TIMEOUT": 3})
+    middlewares = s.getdict("DOWNLOADER_MIDDLEWARES")
+    assert middlewares["crawler.middlewares.HopGuardMiddleware"] == 50
+    assert middlewares["crawler.dnsresolver.GuardedLookupMiddleware"] == 560
+    assert middlewares["example.Extra"] == 700 and middlewares["crawler.middlewares.RedirectChainMiddleware"] is None
+    assert s.getdict("ITEM_PIPELINES") == {**project.ITEM_PIPELINES, "example.Pipeline": 900}
+    assert s.getint("DOWNLOAD_TIMEOUT") == 3
