@@ -66,6 +66,17 @@ def emit_json(document: Any) -> None:
     sys.stdout.flush()
 
 
+def open_engine(db_url: str) -> Any:
+    """The SQLAlchemy engine of the store at ``db_url``; a malformed URL stops the command with
+    why (exit status 2)."""
+    from .dbkit import DatabaseURLError, create_engine_for  # the store's own kit, not a domain package
+
+    try:
+        return create_engine_for(db_url)
+    except DatabaseURLError as exc:
+        fail(str(exc))
+
+
 def fail(message: str, code: int = 2) -> None:
     """Stop the command with a clear message on stderr (never a traceback for bad input)."""
     raise click.ClickException(message) if code == 1 else _Exit(message, code)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import click
 
-from icpwatch.clikit import db_option, emit_json, fail, json_option
+from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine
 
 from .alerts import AlertError, parse_alert
-from .cli import ALERT_JOIN_SECONDS, _engine
+from .cli import ALERT_JOIN_SECONDS
 
 
 def _echo_rows(rows: list[dict]) -> None:
@@ -35,7 +35,7 @@ def list_cmd(sweep_id: int | None, db_url: str, as_json: bool) -> None:
     """Every alert delivery recorded, oldest first: pending, delivered, failed or abandoned."""
     from .redelivery import deliveries
 
-    rows = deliveries(_engine(db_url), sweep_id)
+    rows = deliveries(open_engine(db_url), sweep_id)
     if as_json:
         emit_json({"sweep_id": sweep_id, "deliveries": rows})
     else:
@@ -61,7 +61,7 @@ def resend_cmd(sweep_id: int, values: tuple[str, ...], attempts: int, db_url: st
         fail(str(exc))
         return
     try:
-        rows = resend(_engine(db_url), sweep_id, targets, attempts=attempts, wait=ALERT_JOIN_SECONDS)
+        rows = resend(open_engine(db_url), sweep_id, targets, attempts=attempts, wait=ALERT_JOIN_SECONDS)
     except RedeliveryError as exc:
         fail(str(exc), code=1)
         return

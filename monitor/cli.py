@@ -14,18 +14,9 @@ from typing import Any
 import click
 
 from crawler.cli import redis_option, workers_option
-from icpwatch.clikit import db_option, emit_json, fail, json_option
+from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine
 
 ALERT_JOIN_SECONDS = 60.0
-
-
-def _engine(db_url: str) -> Any:
-    from icpwatch.dbkit import DatabaseURLError, create_engine_for
-
-    try:
-        return create_engine_for(db_url)
-    except DatabaseURLError as exc:
-        fail(str(exc))
 
 
 def _console() -> Any:
@@ -108,7 +99,7 @@ def sweep(targets_files: tuple[Path, ...], providers: tuple[str, ...], provinces
                            cidr_cap=cidr_cap, alerts=list(alerts), created_by=created_by, crawl_run=crawl_run,
                            workers=workers, redis_url=redis_url)
     try:
-        result = run_sweep(db_url, selection, options, engine=_engine(db_url))
+        result = run_sweep(db_url, selection, options, engine=open_engine(db_url))
     except (TargetSelectionError, TargetError, SweepError, WorkerError, ValueError) as exc:
         fail(str(exc))
         return
@@ -189,7 +180,7 @@ def list_cmd(sweep_id: int | None, other: int | None, status: str | None, code: 
     from .store import MonitorStore
     from .sweep import finding_json
 
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     if other is not None:
         from .diff import DiffError, diff
 
@@ -247,7 +238,7 @@ def show_cmd(finding_id: int, db_url: str, as_json: bool) -> None:
     from .store import MonitorStore
     from .sweep import finding_json
 
-    with MonitorStore(_engine(db_url)).session() as s:
+    with MonitorStore(open_engine(db_url)).session() as s:
         f = s.get(Finding, finding_id)
         if f is None:
             fail(f"no finding {finding_id}")
@@ -293,7 +284,7 @@ def _decision_command(decision: str) -> click.Command:
         if all_in_sweep and sweep_id is None:
             fail("--all needs --sweep ID")
         try:
-            result = decide(_engine(db_url), decision, ids=list(ids), sweep_id=sweep_id,
+            result = decide(open_engine(db_url), decision, ids=list(ids), sweep_id=sweep_id,
                             all_in_sweep=all_in_sweep, by=by, reason=reason)
         except DecisionError as exc:
             fail(str(exc))
@@ -331,7 +322,7 @@ def rescore_cmd(db_url: str, as_json: bool) -> None:
     from .scoring import score_all
     from .store import MonitorStore
 
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     result = score_all(engine)
     with MonitorStore(engine).session() as s:
         verified = list(s.scalars(select(Finding.id).where(Finding.status == "verified")))
@@ -367,7 +358,7 @@ def scope_add(name: str, targets_files: tuple[Path, ...], providers: tuple[str, 
     from .targets import Selection, TargetSelectionError, save_scope
 
     try:
-        doc = save_scope(_engine(db_url), name, Selection(files=[str(f) for f in targets_files],
+        doc = save_scope(open_engine(db_url), name, Selection(files=[str(f) for f in targets_files],
                          providers=list(providers), provinces=list(provinces)), replace=replace)
     except TargetSelectionError as exc:
         fail(str(exc))
@@ -385,7 +376,7 @@ def scope_list(db_url: str, as_json: bool) -> None:
     """The saved scopes."""
     from .targets import list_scopes
 
-    rows = list_scopes(_engine(db_url))
+    rows = list_scopes(open_engine(db_url))
     if as_json:
         emit_json({"scopes": rows})
     else:
@@ -401,7 +392,7 @@ def scope_remove(name: str, db_url: str, as_json: bool) -> None:
     """Remove a saved scope."""
     from .targets import remove_scope
 
-    removed = remove_scope(_engine(db_url), name)
+    removed = remove_scope(open_engine(db_url), name)
     if as_json:
         emit_json({"name": name, "removed": removed})
     elif removed:

@@ -13,17 +13,10 @@ from typing import Any
 
 import click
 
-from icpwatch.clikit import db_option, emit_json, fail, json_option
-from icpwatch.dbkit import DatabaseURLError, create_engine_for
+from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine
+from icpwatch.dbkit import DatabaseURLError
 from monitor.alerts import AlertError, parse_alert
 from monitor.schedules import DEFAULT_TZ, EVERY, Monitor, ScheduleError, add_schedule, list_schedules, remove_schedule
-
-
-def _engine(db_url: str):  # type: ignore[no-untyped-def]
-    try:
-        return create_engine_for(db_url)
-    except DatabaseURLError as exc:
-        fail(str(exc))
 
 
 def _mask_alert(value: str) -> str:
@@ -99,7 +92,7 @@ def add(name: str, cron: str | None, every: int | None, tz: str, targets: str | 
         "resolver": resolver, "allow_private": allow_private, "ca_file": ca_file, "alert": list(alert),
         "render": render, "evidence_dir": evidence_dir,
     }.items() if v not in (None, [], False)}
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     try:
         add_schedule(engine, name, cron if cron is not None else f"{EVERY}{every}", options, tz)
         (row,) = [s for s in list_schedules(engine) if s["name"] == name.strip()]
@@ -119,7 +112,7 @@ def add(name: str, cron: str | None, every: int | None, tz: str, targets: str | 
 @json_option
 def list_(db_url: str, as_json: bool) -> None:
     """List the schedules, their next due time and their last run."""
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     try:
         rows = list_schedules(engine)
     finally:
@@ -145,7 +138,7 @@ def list_(db_url: str, as_json: bool) -> None:
 @json_option
 def remove(name: str, db_url: str, as_json: bool) -> None:
     """Remove the schedule NAME (its past runs are kept)."""
-    engine = _engine(db_url)
+    engine = open_engine(db_url)
     try:
         remove_schedule(engine, name)
     except ScheduleError as exc:
