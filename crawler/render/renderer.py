@@ -438,8 +438,7 @@ class Renderer:
                    if static else None)
         data = await page.evaluate(MEASURE_JS, {"op": "collect"})
         collected = Collected(data, numbers)
-        desktop = await page.evaluate(MEASURE_JS, {"op": "measure", "items": collected.items})
-        marks = find_page_marks(collected, desktop["marks"])
+        page_box, marks = await _measure_marks(page, collected)
         notes: list[str] = []
         if o.ocr and not any(m["visible"] and m["kind"] in ICP_KINDS for m in marks):
             candidates = collected.images_to_read()
@@ -448,9 +447,7 @@ class Renderer:
             ocr_marks, ocr_notes = await self._ocr(page, collected, candidates)
             notes += ocr_notes
             if ocr_marks:
-                desktop = await page.evaluate(MEASURE_JS, {"op": "measure", "items": collected.items})
-                marks = find_page_marks(collected, desktop["marks"])
-        page_box = desktop["page"]
+                page_box, marks = await _measure_marks(page, collected)
         display = judge_display(marks, page_box, final_url, o.thresholds)
         judged = next((m for m in marks if m["number"] == display["number"] and m.get("judgement")), None)
         measurements: dict[str, Any] = {
@@ -487,11 +484,10 @@ class Renderer:
         desktop evidence: the viewport is left narrow (the next render sets its own before it
         navigates, on a blank page), so the desktop layout is computed once, not twice."""
         await page.set_viewport_size(MOBILE)
-        mobile = await page.evaluate(MEASURE_JS, {"op": "measure", "items": collected.items})
-        mobile_marks = find_page_marks(collected, mobile["marks"])
-        return {"viewport": MOBILE, "page": mobile["page"],
-                "display": _brief(judge_display(mobile_marks, mobile["page"], final_url, self.options.thresholds)),
-                "marks": [_measured(m) for m in mobile_marks]}
+        page_box, marks = await _measure_marks(page, collected)
+        return {"viewport": MOBILE, "page": page_box,
+                "display": _brief(judge_display(marks, page_box, final_url, self.options.thresholds)),
+                "marks": [_measured(m) for m in marks]}
 
     def _static(self, visit: _Visit, final_url: str) -> Any:
         if visit.main is None or not visit.main.body:
@@ -535,6 +531,13 @@ class Renderer:
                 collected.items.append({"image": img["index"]})
                 found.append(entry)
         return found, notes
+
+
+async def _measure_marks(page: Any, collected: Collected) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Phase "measure" of ``collected``'s marks at the current viewport: the page's box and the
+    marks with their measured boxes."""
+    measured = await page.evaluate(MEASURE_JS, {"op": "measure", "items": collected.items})
+    return measured["page"], find_page_marks(collected, measured["marks"])
 
 
 _REFRESH_RE = re.compile(rb"<meta[^>]+http-equiv\s*=\s*[\"']?refresh", re.I)
