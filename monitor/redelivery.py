@@ -67,9 +67,7 @@ def rebuild(engine: Engine, sweep_id: int) -> SweepAlert:
             raise RedeliveryError(f"sweep {sweep_id} is {sweep.status}: only a finished sweep sent alerts")
         first_seen = session.scalars(select(Finding).where(Finding.first_sweep_id == sweep_id).order_by(Finding.id))
         new = [finding_json(f, True) for f in first_seen]
-        summary = {"sweep_id": sweep_id, **sweep.counts["summary"]}
-        if sweep.schedule:
-            summary["schedule"] = sweep.schedule
+        summary = {"sweep_id": sweep_id, **sweep.counts["summary"]}  # as run_sweep dispatched it
     return SweepAlert(sweep_id, summary, new)
 
 
