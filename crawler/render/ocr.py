@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from registry.numbers import LOOKALIKE_PREFIXES, PROVINCES, FilingMark, find_marks
 
-__all__ = ["OCRReading", "OCRUnavailable", "ocr_available", "read_marks"]
+__all__ = ["OCRReading", "OCRUnavailable", "ocr_available", "read_marks", "unread_province_marks"]
 
 LANG = "chi_sim"
 # chi_sim misreads about a quarter of the province characters at footer-image sizes (15 px text):
@@ -82,10 +82,10 @@ def read_marks(png: bytes, *, scale: int = 2) -> OCRReading:
     confidence = round(sum(c for _, c in words) / len(words), 1) if words else 0.0
     marks = find_marks(text)
     return OCRReading(text=text, confidence=confidence, marks=tuple(marks),
-                      unread_province=_unread_province(text, marks))
+                      unread_province=unread_province_marks(text, marks))
 
 
-def _unread_province(text: str, marks: list[FilingMark]) -> tuple[tuple[str, FilingMark], ...]:
+def unread_province_marks(text: str, marks: list[FilingMark]) -> tuple[tuple[str, FilingMark], ...]:
     """The numbers in ``text`` that read as a number but for a character before ``ICP`` that is
     no province — nor one of the look-alike prefixes the grammar rejects on purpose (贵, 萌…)."""
     taken = [m.span for m in marks if m.span]

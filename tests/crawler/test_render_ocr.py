@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.render.ocr import ocr_available, read_marks
+from crawler.render.ocr import ocr_available, read_marks, unread_province_marks
+from registry.numbers import find_marks
 from sandbox.pages import _image_bytes, image_size
 
 
@@ -46,3 +47,17 @@ def test_lookalike_prefixes_stay_unread() -> None:
     _, png = _image_bytes("贵ICP备2021000123号", *image_size(["贵ICP备2021000123号"]))
     reading = read_marks(png)
     assert reading.marks == () and reading.unread_province == (), reading
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("污ICP备2021000123号-1", [("污", "ICP备2021000123号-1")]),           # the province misread
+    ("阔 ICP证030173号 粤ICP备12345678号", [("阔", "ICP证030173号")]),       # a readable one stays a mark
+    ("沪ICP备2021000123号", []),                                            # read right: a mark, not this
+    ("贵ICP备2021000123号", []), ("萌ICP备2021000123号", []),                # look-alikes stay unread
+    ("污ICP备案系统", []), ("污公网安备11010502000001号", []),               # no ICP number follows
+])
+def test_unread_province_readings_from_the_text_tesseract_gives(text: str, expected: list[tuple[str, str]]) -> None:
+    """What read_marks keeps of a reading whose province character is no province, independent of
+    which characters this machine's Tesseract happens to misread."""
+    got = [(read_as, m.normalized[1:]) for read_as, m in unread_province_marks(text, find_marks(text))]
+    assert got == expected
