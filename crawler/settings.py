@@ -173,7 +173,7 @@ ICPWATCH_RENDER_BLOCK_MEDIA = False
 ICPWATCH_RENDER_RECYCLE_AFTER = 500
 ICPWATCH_RENDER_CONCURRENCY = 6
 # a context's in-memory state grows with its renders: at 50 the first browser rose 24 % (PSS) over
-# its 100th-page memory, at 20 about 12 %, and fewer garbage-laden contexts cost less CPU, not more
+# its 100th-page memory, at 20 within 12 %, and fewer garbage-laden contexts cost less CPU, not more
 ICPWATCH_RENDER_PAGE_REUSE = 20
 ICPWATCH_RENDER_PROCESS_LIMIT = 1
 ICPWATCH_DISPLAY_BOTTOM_PX = 300
