@@ -123,8 +123,11 @@ def test_a_killed_worker_loses_nothing_stored_and_the_run_resumes(served_world, 
     while victim is None and time.monotonic() < deadline:
         children = _children(coordinator.pid)
         workers = [pid for pid in children if "multiprocessing.spawn" in _cmdline(pid) and _running(pid)]
-        if len(workers) == 2 and _stored(db_url) > 0:
-            victim = workers[0]
+        # a worker with a connection open to the sites is mid-visit: it cannot have reported its
+        # crawl finished (one that drained the queue and closed may still be exiting)
+        visiting = [pid for pid in workers if _connected(pid, ports=(80, 443))]
+        if len(workers) == 2 and visiting and _stored(db_url) > 0:
+            victim = visiting[0]
         time.sleep(0.1)
     assert victim is not None, "the workers never started storing"
     os.kill(victim, signal.SIGKILL)
@@ -178,6 +181,28 @@ def _cmdline(pid: int) -> str:
             return f.read().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def _connected(pid: int, *, ports: tuple[int, ...]) -> bool:
+    """Whether process ``pid`` holds an established TCP connection to one of ``ports``."""
+    import os
+    from pathlib import Path
+
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    except OSError:  # it has exited
+        return False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            remote_port, state, inode = int(fields[2].rsplit(":", 1)[1], 16), fields[3], fields[9]
+            if state == "01" and remote_port in ports and inode in inodes:
+                return True
+    return False
 
 
 def _stored(db_url: str) -> int:
