@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from icpwatch.clikit import db_option, emit_json, fail, json_option
+from icpwatch.clikit import db_option, emit_json, fail, json_option, resolver_option
 
 
 workers_option = click.option(
@@ -25,7 +25,7 @@ redis_option = click.option(
 @click.option("--targets", "targets_file", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="File of targets: one domain, URL, IP address or CIDR block a line (# comments).")
-@click.option("--resolver", default=None, metavar="HOST[:PORT]", help="DNS server to ask (default: the system's).")
+@resolver_option()
 @click.option("--allow-private", is_flag=True,
               help="Permit loopback and private addresses (refused by default, as observations).")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -10,7 +10,7 @@ serves ``reactor.resolver`` (Twisted wraps it), which ``connectTCP`` with a host
 Settings (Scrapy project)::
 
     TWISTED_DNS_RESOLVER = "crawler.dnsresolver.GuardedResolver"   # DNS_RESOLVER: deprecated alias
-    ICPWATCH_RESOLVER = "127.0.0.1:5353"    # HOST[:PORT] / [v6]:PORT; None = the system's resolver
+    ICPWATCH_RESOLVER = "127.0.0.1:5353"    # HOST[:PORT] / [v6]:PORT, several comma-separated; None = the system's
     ICPWATCH_ALLOW_PRIVATE = False          # --allow-private
     DNS_TIMEOUT = 5                         # seconds for the whole resolution of one name
     ICPWATCH_DNS_MAX_CHAIN = 8              # longest CNAME chain accepted

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from icpwatch.clikit import emit_json, fail, json_option
+from icpwatch.clikit import emit_json, fail, json_option, resolver_option
 
 DEFAULT_EVIDENCE_DIR = "icpwatch-evidence"
 
@@ -39,7 +39,7 @@ def _target(text: str) -> str | Path:
 @click.command("inspect")
 @click.argument("target")
 @click.option("--no-render", is_flag=True, help="Do not start a browser: the static estimate from the page source.")
-@click.option("--resolver", default=None, metavar="HOST[:PORT]", help="DNS server to ask (default: the system's).")
+@resolver_option()
 @click.option("--allow-private", is_flag=True, help="Permit loopback and private addresses (refused by default).")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False), default=None,
               help="PEM file of the CAs to trust (default: the system's trust store).")

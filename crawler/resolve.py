@@ -58,7 +58,7 @@ from registry.domains import InvalidHostname, normalize_host
 from . import dnswire
 from .guard import is_ip_address
 
-__all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver"]
+__all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver", "parse_nameservers"]
 
 STATUSES = ("ok", "nxdomain", "nodata", "servfail", "timeout", "refused", "cname_loop", "chain_too_long", "error")
 
@@ -162,6 +162,14 @@ def parse_nameserver(spec: str) -> tuple[str, int]:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"bad resolver {spec!r}: port must be 1-65535")
     return address, int(port_text)
+
+
+def parse_nameservers(spec: str) -> list[tuple[str, int]]:
+    """A comma-separated list of :func:`parse_nameserver` specs, asked in that order."""
+    servers = [parse_nameserver(part) for part in spec.split(",") if part.strip()]
+    if not servers:
+        raise ValueError(f"bad resolver {spec!r}: no server named")
+    return servers
 
 
 def _text(name: dns.name.Name) -> str:
@@ -314,8 +322,9 @@ class _TTLCache:
 class Resolver:
     """Resolves names to a :class:`Resolution`, synchronously or with asyncio.
 
-    ``nameserver`` is ``HOST[:PORT]`` / ``[v6]:PORT`` (``--resolver``), or None for the system's
-    (``/etc/resolv.conf``; its search list is never applied).  ``timeout`` bounds one try at one
+    ``nameserver`` is ``HOST[:PORT]`` / ``[v6]:PORT``, or several of them separated by commas and
+    asked in that order (``--resolver``), or None for the system's (``/etc/resolv.conf``; its search
+    list is never applied).  ``timeout`` bounds one try at one
     server, ``lifetime`` the whole resolution of a name; ``max_chain`` is the longest CNAME
     chain accepted; ``cache_size`` 0 disables the cache; ``fast_path`` False makes
     :meth:`resolve_async` ask dnspython only (the results are the same; see the module docstring).
@@ -334,11 +343,15 @@ class Resolver:
         self._cache = _TTLCache(cache_size)
         self._sync = self._configure(dns.resolver.Resolver, nameserver)
         self._async = self._configure(dns.asyncresolver.Resolver, nameserver)
-        port = self._sync.port
-        self.nameserver = ",".join(
-            f"[{ns}]:{port}" if ":" in str(ns) else f"{ns}:{port}" for ns in self._sync.nameservers
-        )
+        self.nameserver = ",".join(_server_text(ns, self._sync) for ns in self._sync.nameservers)
         self._fast_server = _first_udp_server(self._async) if fast_path else None
+        # After the fast try met silence, dnspython starts at the next server: starting at the
+        # silent one again would cost every name two timeouts while the first server is down.
+        self._async_after_silence = self._async
+        if self._fast_server is not None and len(self._async.nameservers) > 1:
+            self._async_after_silence = self._configure(dns.asyncresolver.Resolver, nameserver)
+            servers = list(self._async_after_silence.nameservers)
+            self._async_after_silence.nameservers = servers[1:] + servers[:1]
 
     def _configure(self, cls: Callable[..., Any], nameserver: str | None) -> Any:
         if nameserver is None:
@@ -347,10 +360,9 @@ class Resolver:
             except dns.resolver.NoResolverConfiguration as exc:
                 raise ValueError(f"no system resolver configured ({exc}); name one with --resolver") from None
         else:
-            address, port = parse_nameserver(nameserver)
             resolver = cls(configure=False)
-            resolver.nameservers = [address]
-            resolver.port = port
+            resolver.nameservers = [dns.nameserver.Do53Nameserver(address, port)
+                                    for address, port in parse_nameservers(nameserver)]
         resolver.timeout = self.timeout
         resolver.lifetime = self.lifetime
         resolver.cache = None  # Resolutions are cached here, per name
@@ -494,35 +506,50 @@ class Resolver:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return _Reply("timeout", error=_TIMEOUT_TEXT)
+        resolver = self._async
         if self._fast_server is not None:
-            reply = await self._ask_fast(question, min(self.timeout, remaining))
+            reply, answered = await self._ask_fast(question, min(self.timeout, remaining))
             if reply is not None:
                 return reply
+            if not answered:
+                resolver = self._async_after_silence
             remaining = deadline - time.monotonic()  # dnspython gets what the fast try left
             if remaining <= 0:
                 return _Reply("timeout", error=_TIMEOUT_TEXT)
         qname = _dns_name(question[0])
-        resolve: Callable[..., Awaitable[dns.resolver.Answer]] = self._async.resolve
+        resolve: Callable[..., Awaitable[dns.resolver.Answer]] = resolver.resolve
         try:
             answer = await resolve(qname, question[1], raise_on_no_answer=False, lifetime=remaining, search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
         return _Reply("answer", _response(answer.response))
 
-    async def _ask_fast(self, question: _Question, timeout: float) -> _Reply | None:
-        """One try by :mod:`crawler.dnswire`; None when dnspython must answer instead (a name or a
-        response it does not read, no answer within ``timeout``, a socket error)."""
+    async def _ask_fast(self, question: _Question, timeout: float) -> tuple[_Reply | None, bool]:
+        """One try by :mod:`crawler.dnswire` at the first server: (its reply, or None when dnspython
+        must answer instead; whether that server answered at all).  dnspython answers for a name or
+        a response not read here, no answer within ``timeout``, and a socket error."""
         assert self._fast_server is not None
         qname, rdtype = question
         query = dnswire.make_query(qname, rdtype, EDNS_PAYLOAD)
         if query is None:
-            return None
+            return None, True  # nothing was asked: the first server is not known to be silent
         try:
             data = await dnswire.exchange(self._fast_server, query, timeout)
         except (OSError, NotImplementedError):  # a socket error, or a loop without sock_sendto:
-            return None  # dnspython reports it (or gets through) its own way
-        response = None if data is None else dnswire.parse_response(data, query)
-        return None if response is None else _fast_reply(response, qname, rdtype)
+            return None, False  # dnspython reports it (or gets through) its own way
+        if data is None:
+            return None, False
+        response = dnswire.parse_response(data, query)
+        return (None if response is None else _fast_reply(response, qname, rdtype)), True
+
+
+def _server_text(server: Any, resolver: dns.resolver.BaseResolver) -> str:
+    """``HOST:PORT`` / ``[v6]:PORT`` of one of ``resolver``'s nameservers."""
+    if isinstance(server, dns.nameserver.Do53Nameserver):
+        address, port = server.address, server.port
+    else:
+        address, port = str(server), resolver.nameserver_ports.get(str(server), resolver.port)
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
 def _first_udp_server(resolver: dns.resolver.BaseResolver) -> tuple[str, int] | None:

@@ -10,7 +10,7 @@ icpwatch's own settings (all ``ICPWATCH_*``):
 =============================  =====================================================================
 ICPWATCH_DB                    SQLAlchemy URL of the store (observations are written there)
 ICPWATCH_RUN_ID                the crawl run the observations belong to
-ICPWATCH_RESOLVER              DNS server "HOST:PORT" (None: the system's)
+ICPWATCH_RESOLVER              DNS server "HOST:PORT", or several comma-separated, asked in turn (None: the system's)
 ICPWATCH_ALLOW_PRIVATE         permit loopback/private addresses (sandbox, internal sweeps)
 ICPWATCH_CA_FILE               PEM file of trusted CAs (None: the platform's trust store)
 ICPWATCH_HTTP_CLIENT           "aiohttp" (crawler.download, the default) or "twisted" (Scrapy's HTTP/1.1)

@@ -1,4 +1,4 @@
-"""Pieces every sub-command shares: the ``--db`` and ``--json`` options and how output is written.
+"""Pieces every sub-command shares: the ``--db``, ``--json`` and ``--resolver`` options and how output is written.
 
 This module imports nothing from the icpwatch packages, so any of them may use it.
 """
@@ -40,6 +40,14 @@ def json_option(func: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Print one JSON document on stdout and nothing else."
     )(func)
+
+
+RESOLVER_HELP = "DNS server to ask, or several separated by commas, asked in turn (default: the system's)."
+
+
+def resolver_option(help: str = RESOLVER_HELP) -> Callable[[F], F]:
+    """``--resolver HOST[:PORT][,HOST[:PORT]…]``, as :func:`crawler.resolve.parse_nameservers` reads it."""
+    return click.option("--resolver", default=None, metavar="HOST[:PORT][,…]", help=help)
 
 
 def _default(value: Any) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from crawler.cli import redis_option, workers_option
-from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine
+from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine, resolver_option
 
 ALERT_JOIN_SECONDS = 60.0
 
@@ -49,7 +49,7 @@ def _findings_table(title: str, rows: list[dict[str, Any]]) -> Any:
 @click.option("--province", "provinces", multiple=True, metavar="P",
               help="Websites whose subject is in this province, and the blocks recorded for it (repeatable).")
 @click.option("--scope", "scope_name", default=None, metavar="NAME", help="A saved scope (icpwatch scope add).")
-@click.option("--resolver", default=None, metavar="HOST[:PORT]", help="DNS server to ask (default: the system's).")
+@resolver_option()
 @click.option("--allow-private", is_flag=True, help="Permit loopback and private targets (refused by default).")
 @click.option("--render", default="none", show_default=True, metavar="POLICY",
               help="Which sites to check in Chromium after the crawl: none, uncertain (filed sites whose static "

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine
+from icpwatch.clikit import db_option, emit_json, fail, json_option, open_engine, resolver_option
 from icpwatch.dbkit import DatabaseURLError
 from monitor.alerts import AlertError, parse_alert
 from monitor.schedules import DEFAULT_TZ, EVERY, Monitor, ScheduleError, add_schedule, list_schedules, remove_schedule
@@ -52,7 +52,7 @@ def schedule() -> None:
 @click.option("--provider", multiple=True, metavar="CODE", help="Sweep: the provider's addresses and customers (repeatable).")
 @click.option("--province", multiple=True, help="Sweep: the sites filed in a province (repeatable).")
 @click.option("--scope", help="Sweep: a saved scope by name.")
-@click.option("--resolver", metavar="HOST[:PORT]", help="Sweep: the DNS server to ask.")
+@resolver_option(help="Sweep: the DNS server to ask, or several separated by commas, asked in turn.")
 @click.option("--allow-private", is_flag=True, help="Sweep: permit loopback and private targets.")
 @click.option("--ca-file", type=click.Path(exists=True, dir_okay=False, resolve_path=True),
               help="Sweep: extra CA certificates (PEM) to trust.")

@@ -529,10 +529,10 @@ def test_fast_path_answers_the_plain_names_itself(server: SandboxDNS) -> None:
 
     class Recording(Resolver):
         async def _ask_fast(self, question: tuple[str, dns.rdatatype.RdataType], timeout: float) -> Any:
-            reply = await super()._ask_fast(question, timeout)
+            reply, answered = await super()._ask_fast(question, timeout)
             if reply is None:
                 declined.append(question)
-            return reply
+            return reply, answered
 
     resolver = Recording(spec, timeout=0.5, lifetime=1.0, cache_size=0, max_chain=25)
     for name in PLAIN:

@@ -13,7 +13,7 @@ import dns.message
 import dns.query
 import pytest
 
-from crawler.resolve import Resolution, Resolver, parse_nameserver
+from crawler.resolve import Resolution, Resolver, parse_nameserver, parse_nameservers
 from sandbox.dns import SandboxDNS, Zone
 
 
@@ -199,6 +199,33 @@ def test_nothing_listening_is_an_error() -> None:
     assert result.status in ("error", "timeout") and result.addresses == ()
 
 
+@pytest.mark.parametrize(("path", "timeouts"), [("sync", 2), ("async", 1)])
+def test_a_silent_first_server_costs_one_timeout_not_two(server: SandboxDNS, path: str, timeouts: int) -> None:
+    """With the first of two servers silent, a name is answered by the second after one timeout
+    at the first for each question asked in turn: the asyncio path (the crawler's) asks A and
+    AAAA at once, and its own fast first try counts as that one timeout."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))  # bound and never read: queries go unanswered
+        resolver = Resolver(f"127.0.0.1:{silent.getsockname()[1]},{spec(server)}", timeout=0.5, lifetime=3.0,
+                            cache_size=0)
+        assert resolver.nameserver == f"127.0.0.1:{silent.getsockname()[1]},{spec(server)}"
+        started = time.monotonic()
+        result = resolver.resolve("v4.t.cn") if path == "sync" else asyncio.run(resolver.resolve_async("v4.t.cn"))
+        elapsed = time.monotonic() - started
+    assert result.status == "ok" and result.addresses == ("127.0.3.1",)
+    assert 0.5 * timeouts <= elapsed < 0.5 * timeouts + 0.4, elapsed
+
+
+def test_every_server_listed_is_asked_in_turn(server: SandboxDNS) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as first, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as second:
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        listed = f"127.0.0.1:{first.getsockname()[1]},127.0.0.1:{second.getsockname()[1]},{spec(server)}"
+        result = asyncio.run(Resolver(listed, timeout=0.3, lifetime=3.0).resolve_async("v4.t.cn"))
+    assert result.status == "ok" and result.addresses == ("127.0.3.1",)
+
+
 def test_results_are_cached_per_name(server: SandboxDNS) -> None:
     resolver = Resolver(spec(server), timeout=0.2, lifetime=0.4)
     first = resolver.resolve("v4.t.cn")
@@ -234,6 +261,14 @@ def test_parse_nameserver(text: str, parsed: tuple[str, int]) -> None:
 def test_parse_nameserver_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="bad resolver"):
         parse_nameserver(text)
+
+
+def test_parse_nameservers_keeps_the_order() -> None:
+    assert parse_nameservers("127.0.0.53:5353, [::1]:53,127.0.0.2") == [
+        ("127.0.0.53", 5353), ("::1", 53), ("127.0.0.2", 53)]
+    for bad in (",", "127.0.0.1,dns.example.cn"):
+        with pytest.raises(ValueError, match="bad resolver"):
+            parse_nameservers(bad)
 
 
 def test_system_resolver_configuration_is_read() -> None:
