@@ -34,6 +34,7 @@ dnspython message to it, so the CNAME-chasing rules read one representation.
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import secrets
 import socket
@@ -60,12 +61,17 @@ _COUNTS = struct.Struct("!HHHH")
 # all) is dnspython's own.
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_*-]{1,63}(?:\.[A-Za-z0-9_*-]{1,63})*")
 _PLAIN_LABELS = re.compile(rb"[A-Za-z0-9_*-]+(?:\.[A-Za-z0-9_*-]+)*")
-# EDNS options dnspython parses into their own classes (and may refuse when malformed); any other
-# option it keeps as opaque bytes, so only those are read here.
-# (A private table: should it go, every option is declined, which is safe.)
-_PARSED_OPTIONS: frozenset[int] | None = (
-    frozenset(int(code) for code in dns.edns._type_to_class) if hasattr(dns.edns, "_type_to_class") else None)
 _ZERO_PREFIX = bytes(10)
+
+
+@functools.lru_cache(maxsize=None)  # at most 65,536 codes, and responses carry few
+def _parsed_option(code: int) -> bool:
+    """Whether dnspython parses EDNS option ``code`` into a class of its own (and may refuse it when
+    malformed); any other option it keeps as opaque bytes, and only those are read here."""
+    try:
+        return dns.edns.get_option_class(dns.edns.OptionType.make(code)) is not dns.edns.GenericOption
+    except ValueError:
+        return True  # not a code dnspython takes: declined, dnspython reports it
 
 
 class Response(NamedTuple):
@@ -302,7 +308,7 @@ def parse_response(data: bytes, query: Query) -> Response | None:
                 return None
             code, length = struct.unpack_from("!HH", data, offset)
             offset += 4 + length
-            if _PARSED_OPTIONS is None or code in _PARSED_OPTIONS or offset > stop:
+            if offset > stop or _parsed_option(code):
                 return None
     if offset != size:  # trailing junk
         return None
