@@ -20,11 +20,13 @@ answer comes back truncated (``dns.resolver.Resolver`` does this by itself; the 
 against the sandbox's forced truncation), per-try ``timeout`` and an overall ``lifetime`` that
 bounds the whole resolution of a name, both address families included.  On the asyncio path a
 question is first asked by :mod:`crawler.dnswire` (``fast_path``): a hand-built query over a fresh
-UDP socket to the first nameserver, one try of min(``timeout``, remaining lifetime), and a
+UDP socket to the server asked first, one try of min(``timeout``, remaining lifetime), and a
 hand-written reading of the plain shape of an answer, at a fraction of dnspython's CPU cost (the
 crawler asks two questions per homepage).  Whatever that reading declines (truncation, SERVFAIL,
-REFUSED, unusual records, malformed data) or a try that timed out goes to dnspython with the
-remaining lifetime.  Both paths hand the chasing logic one neutral form of a response
+REFUSED, unusual records, malformed data) goes to dnspython with the remaining lifetime, starting
+at the same server; a try that timed out, starting at the next.  With several servers
+(``--resolver A,B``), one that stays silent stops being asked first for a while
+(:class:`crawler.nameservers.ServerOrder`).  Both paths hand the chasing logic one neutral form of a response
 (:class:`crawler.dnswire.Response`), so that the results are the same whichever path answered.
 
 Results are cached per name in an LRU of ``cache_size`` entries: answers for the smallest TTL
@@ -56,6 +58,7 @@ import dns.resolver
 from registry.domains import InvalidHostname, normalize_host
 
 from . import dnswire
+from .nameservers import ServerOrder
 from .guard import is_ip_address
 
 __all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver", "parse_nameservers"]
@@ -344,14 +347,12 @@ class Resolver:
         self._sync = self._configure(dns.resolver.Resolver, nameserver)
         self._async = self._configure(dns.asyncresolver.Resolver, nameserver)
         self.nameserver = ",".join(_server_text(ns, self._sync) for ns in self._sync.nameservers)
-        self._fast_server = _first_udp_server(self._async) if fast_path else None
-        # After the fast try met silence, dnspython starts at the next server: starting at the
-        # silent one again would cost every name two timeouts while the first server is down.
-        self._async_after_silence = self._async
-        if self._fast_server is not None and len(self._async.nameservers) > 1:
-            self._async_after_silence = self._configure(dns.asyncresolver.Resolver, nameserver)
-            servers = list(self._async_after_silence.nameservers)
-            self._async_after_silence.nameservers = servers[1:] + servers[:1]
+        self._fast_servers = _udp_servers(self._async) if fast_path else None
+        # The asyncio path learns from its fast tries which server is silent (dnspython does not
+        # say): the order moves past it, and dnspython then starts where the order starts.
+        self._order = ServerOrder([_server_text(ns, self._async) for ns in self._async.nameservers])
+        self._async_from: dict[int, Any] = {0: self._async}
+        self._nameserver_spec = nameserver
 
     def _configure(self, cls: Callable[..., Any], nameserver: str | None) -> Any:
         if nameserver is None:
@@ -506,35 +507,52 @@ class Resolver:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return _Reply("timeout", error=_TIMEOUT_TEXT)
-        resolver = self._async
-        if self._fast_server is not None:
-            reply, answered = await self._ask_fast(question, min(self.timeout, remaining))
+        start = self._order.first
+        if self._fast_servers is not None:
+            reply, heard = await self._ask_fast(question, min(self.timeout, remaining), self._fast_servers[start])
+            if heard:
+                self._order.answered(start)
+            elif heard is False:
+                # after silence dnspython starts at the next server: starting at the silent one
+                # again would cost the question two timeouts
+                self._order.silent(start)
+                start += 1
             if reply is not None:
                 return reply
-            if not answered:
-                resolver = self._async_after_silence
             remaining = deadline - time.monotonic()  # dnspython gets what the fast try left
             if remaining <= 0:
                 return _Reply("timeout", error=_TIMEOUT_TEXT)
         qname = _dns_name(question[0])
-        resolve: Callable[..., Awaitable[dns.resolver.Answer]] = resolver.resolve
+        resolve: Callable[..., Awaitable[dns.resolver.Answer]] = self._async_starting_at(start).resolve
         try:
             answer = await resolve(qname, question[1], raise_on_no_answer=False, lifetime=remaining, search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
         return _Reply("answer", _response(answer.response))
 
-    async def _ask_fast(self, question: _Question, timeout: float) -> tuple[_Reply | None, bool]:
-        """One try by :mod:`crawler.dnswire` at the first server: (its reply, or None when dnspython
-        must answer instead; whether that server answered at all).  dnspython answers for a name or
-        a response not read here, no answer within ``timeout``, and a socket error."""
-        assert self._fast_server is not None
+    def _async_starting_at(self, index: int) -> Any:
+        """The dnspython resolver whose list of servers starts at server ``index``."""
+        index %= len(self._async.nameservers)
+        resolver = self._async_from.get(index)
+        if resolver is None:
+            resolver = self._configure(dns.asyncresolver.Resolver, self._nameserver_spec)
+            servers = list(self._async.nameservers)
+            resolver.nameservers = servers[index:] + servers[:index]
+            self._async_from[index] = resolver
+        return resolver
+
+    async def _ask_fast(self, question: _Question, timeout: float,
+                        server: tuple[str, int]) -> tuple[_Reply | None, bool | None]:
+        """One try by :mod:`crawler.dnswire` at ``server``: (its reply, or None when dnspython must
+        answer instead; whether the server answered at all, None when nothing was asked).
+        dnspython answers for a name or a response not read here, no answer within ``timeout``,
+        and a socket error."""
         qname, rdtype = question
         query = dnswire.make_query(qname, rdtype, EDNS_PAYLOAD)
         if query is None:
-            return None, True  # nothing was asked: the first server is not known to be silent
+            return None, None
         try:
-            data = await dnswire.exchange(self._fast_server, query, timeout)
+            data = await dnswire.exchange(server, query, timeout)
         except (OSError, NotImplementedError):  # a socket error, or a loop without sock_sendto:
             return None, False  # dnspython reports it (or gets through) its own way
         if data is None:
@@ -552,13 +570,14 @@ def _server_text(server: Any, resolver: dns.resolver.BaseResolver) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def _first_udp_server(resolver: dns.resolver.BaseResolver) -> tuple[str, int] | None:
-    """(address, port) of ``resolver``'s first nameserver if it is asked over plain UDP/TCP."""
-    if not resolver.nameservers:
-        return None
-    first = resolver.nameservers[0]
-    if isinstance(first, dns.nameserver.Do53Nameserver):
-        return first.address, first.port
-    if isinstance(first, str) and dns.inet.is_address(first):
-        return first, resolver.nameserver_ports.get(first, resolver.port)
-    return None
+def _udp_servers(resolver: dns.resolver.BaseResolver) -> list[tuple[str, int]] | None:
+    """(address, port) of each of ``resolver``'s nameservers, if all are asked over plain UDP/TCP."""
+    servers = []
+    for server in resolver.nameservers:
+        if isinstance(server, dns.nameserver.Do53Nameserver):
+            servers.append((server.address, server.port))
+        elif isinstance(server, str) and dns.inet.is_address(server):
+            servers.append((server, resolver.nameserver_ports.get(server, resolver.port)))
+        else:
+            return None
+    return servers or None

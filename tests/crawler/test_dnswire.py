@@ -528,8 +528,9 @@ def test_fast_path_answers_the_plain_names_itself(server: SandboxDNS) -> None:
     declined: list[tuple[str, int]] = []
 
     class Recording(Resolver):
-        async def _ask_fast(self, question: tuple[str, dns.rdatatype.RdataType], timeout: float) -> Any:
-            reply, answered = await super()._ask_fast(question, timeout)
+        async def _ask_fast(self, question: tuple[str, dns.rdatatype.RdataType], timeout: float,
+                            server: tuple[str, int]) -> Any:
+            reply, answered = await super()._ask_fast(question, timeout, server)
             if reply is None:
                 declined.append(question)
             return reply, answered

@@ -13,6 +13,7 @@ import dns.message
 import dns.query
 import pytest
 
+from crawler.nameservers import ServerOrder
 from crawler.resolve import Resolution, Resolver, parse_nameserver, parse_nameservers
 from sandbox.dns import SandboxDNS, Zone
 
@@ -214,6 +215,47 @@ def test_a_silent_first_server_costs_one_timeout_not_two(server: SandboxDNS, pat
         elapsed = time.monotonic() - started
     assert result.status == "ok" and result.addresses == ("127.0.3.1",)
     assert 0.5 * timeouts <= elapsed < 0.5 * timeouts + 0.4, elapsed
+
+
+def test_a_first_server_that_stays_silent_is_passed_over(server: SandboxDNS, caplog: pytest.LogCaptureFixture) -> None:
+    """Over a sweep, a dead first server is not waited for on every name: after a few silences in
+    a row the next server is asked first (for a while), and the operator is told."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{silent.getsockname()[1]}"
+        resolver = Resolver(f"{dead},{spec(server)}", timeout=0.3, lifetime=3.0, cache_size=0)
+
+        async def sweep() -> list[Resolution]:
+            return [await resolver.resolve_async("v4.t.cn") for _ in range(8)]
+
+        started = time.monotonic()
+        with caplog.at_level("WARNING", logger="crawler.nameservers"):
+            results = asyncio.run(sweep())
+        elapsed = time.monotonic() - started
+    assert all(r.status == "ok" and r.addresses == ("127.0.3.1",) for r in results)
+    assert elapsed < 1.2, elapsed  # two names wait for the silent server, not all eight (2.4 s)
+    assert any(dead in message and spec(server) in message for message in caplog.messages)
+
+
+def test_server_order_moves_past_silence_and_comes_back() -> None:
+    order = ServerOrder(["127.0.0.1:53", "127.0.0.2:53"], silences_to_move=3, hold=0.2)
+    order.silent(0)
+    order.silent(0)
+    order.answered(0)  # an answer in between: not silent "in a row"
+    order.silent(0)
+    order.silent(0)
+    assert order.first == 0
+    order.silent(0)
+    assert order.first == 1
+    order.silent(0)  # a late silence of the server no longer first changes nothing
+    assert order.first == 1
+    time.sleep(0.25)
+    assert order.first == 0  # the hold is over: the configured order again
+    alone = ServerOrder(["127.0.0.1:53"], silences_to_move=1)
+    alone.silent(0)
+    assert alone.first == 0  # nothing to move to
+    with pytest.raises(ValueError):
+        ServerOrder(["127.0.0.1:53"], silences_to_move=0)
 
 
 def test_every_server_listed_is_asked_in_turn(server: SandboxDNS) -> None:
