@@ -15,7 +15,8 @@ Delivery rules (why they are what they are):
   wrong (a revoked token, a failed signature or keyword check) and will not get better.
 * **Recorded**: one ``alert_deliveries`` row per target, with its attempts, last error and time of
   delivery. The endpoint is stored and logged with its secrets masked (``access_token=***``,
-  ``key=***``, the Feishu hook id, any password), never in clear.
+  ``key=***``, the Feishu hook id, any password), never in clear; beside it, a keyed hash of the
+  receiver under the data-protection key, so a resend can tell which receivers were served.
 * **Message size**: the robots refuse long messages — WeCom markdown ``content`` at 4096 bytes,
   DingTalk and Feishu bodies at about 20 KB — so the text lists the first findings and says how
   many more there are, and is cut on a UTF-8 boundary below each limit.
@@ -48,6 +49,7 @@ import aiohttp
 from sqlalchemy import Engine, insert, update
 
 from monitor.models import AlertDelivery
+from registry.protection import ProtectionKeyError, Protector, load_key
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,22 @@ class AlertTarget:
     def endpoint(self) -> str:
         """The URL with its secrets masked: what is stored and logged."""
         return mask_url(self.url)
+
+    def receiver(self, protector: Protector) -> str:
+        """A keyed hash of this receiver, stored beside the masked endpoint: equal for the same
+        receiver given again, different for two whose masked endpoints read alike."""
+        return protector.fingerprint("alert_receiver", f"{self.channel}\n{self.url}\n{self.secret or ''}")
+
+
+def receiver_protector() -> Protector | None:
+    """The data-protection key's :class:`~registry.protection.Protector`, which fingerprints
+    receivers; None (logged) when no key can be loaded, and deliveries are then recorded without
+    one — an alert is never held up for it."""
+    try:
+        return Protector(load_key())
+    except (ProtectionKeyError, OSError) as exc:
+        log.warning("alert receivers are recorded without a fingerprint: %s", exc)
+        return None
 
 
 def parse_alert(value: str) -> AlertTarget:
@@ -301,13 +319,16 @@ async def _post(session: aiohttp.ClientSession, target: AlertTarget, body: dict[
 class _Deliveries:
     """The ``alert_deliveries`` rows of one dispatch."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, protector: Protector | None) -> None:
         self.engine = engine
+        self.protector = protector
 
     def start(self, sweep_id: int, target: AlertTarget) -> int:
+        receiver = target.receiver(self.protector) if self.protector is not None else None
         with self.engine.begin() as conn:
             result = conn.execute(insert(AlertDelivery.__table__).values(
-                sweep_id=sweep_id, channel=target.channel, endpoint=target.endpoint, status="pending", attempts=0))
+                sweep_id=sweep_id, channel=target.channel, endpoint=target.endpoint, receiver=receiver,
+                status="pending", attempts=0))
             return int(result.inserted_primary_key[0])
 
     def update(self, row: int, **values: Any) -> None:
@@ -338,7 +359,7 @@ async def _deliver(deliveries: _Deliveries, session: aiohttp.ClientSession, swee
 
 async def _deliver_all(engine: Engine, sweep_id: int, bodies: list[tuple[AlertTarget, dict[str, Any]]],
                        attempts: int, backoff: float, timeout: float) -> None:
-    deliveries = _Deliveries(engine)
+    deliveries = _Deliveries(engine, await asyncio.to_thread(receiver_protector))
     client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
         results = await asyncio.gather(*(_deliver(deliveries, session, sweep_id, t, b, attempts, backoff)

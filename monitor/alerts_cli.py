@@ -47,12 +47,15 @@ def list_cmd(sweep_id: int | None, db_url: str, as_json: bool) -> None:
 @click.option("--alert", "values", multiple=True, required=True, metavar="[CHANNEL=]URL",
               help="Where to send it: webhook (default), dingtalk=, wecom=, feishu= (repeatable).")
 @click.option("--attempts", type=click.IntRange(1, 20), default=5, show_default=True)
+@click.option("--again", is_flag=True, help="Send also to receivers this sweep's alert already reached.")
 @db_option
 @json_option
-def resend_cmd(sweep_id: int, values: tuple[str, ...], attempts: int, db_url: str, as_json: bool) -> None:
+def resend_cmd(sweep_id: int, values: tuple[str, ...], attempts: int, again: bool, db_url: str,
+               as_json: bool) -> None:
     """Send SWEEP_ID's alert again (rebuilt from the store: its summary and the findings it saw
     first) and wait for the outcome. Use it when the sending process died (deliveries left
-    pending) or the receiver was down (failed)."""
+    pending) or the receiver was down (failed). A receiver the alert already reached is skipped
+    and named, unless --again."""
     from .redelivery import RedeliveryError, resend
 
     try:
@@ -61,15 +64,19 @@ def resend_cmd(sweep_id: int, values: tuple[str, ...], attempts: int, db_url: st
         fail(str(exc))
         return
     try:
-        rows = resend(open_engine(db_url), sweep_id, targets, attempts=attempts, wait=ALERT_JOIN_SECONDS)
+        done = resend(open_engine(db_url), sweep_id, targets, again=again, attempts=attempts,
+                      wait=ALERT_JOIN_SECONDS)
     except RedeliveryError as exc:
         fail(str(exc), code=1)
         return
     if as_json:
-        emit_json({"sweep_id": sweep_id, "deliveries": rows})
+        emit_json({"sweep_id": sweep_id, "deliveries": done.deliveries, "already_delivered": done.already_delivered})
     else:
-        _echo_rows(rows)
-    if any(row["status"] != "delivered" for row in rows):
+        for row in done.already_delivered:
+            click.echo(f"not sent again: delivery #{row['id']} already reached {row['channel']} {row['endpoint']}"
+                       " (--again sends anyway)", err=True)
+        _echo_rows(done.deliveries)
+    if any(row["status"] != "delivered" for row in done.deliveries):
         fail("not every receiver took the alert (see above)", code=1)
 
 

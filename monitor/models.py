@@ -143,6 +143,9 @@ class AlertDelivery(Base):
     sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id"), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # webhook | dingtalk | wecom | feishu
     endpoint: Mapped[str] = mapped_column(Text)  # the URL with any secret in it masked
+    # keyed hash of the receiver (channel, URL and signing secret, in clear only in memory): tells
+    # apart two receivers whose masked endpoints read alike; NULL when no key could be loaded
+    receiver: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -6,9 +6,12 @@ finish, and a receiver that was down for all the attempts leaves ``failed`` ones
 be rebuilt from the store — the sweep's summary and the findings it saw first — and sent again
 to the receivers named (their secrets are never stored, so they must be given again).
 
-A resend marks this sweep's ``pending`` rows for the same receiver address ``abandoned`` (a live
-sender that still finishes one overwrites that with its outcome); ``failed`` and ``delivered``
-rows stay as they were: they are what happened.
+A resend skips a receiver this sweep's alert already reached — known by the keyed hash of the
+receiver stored with each delivery (:meth:`monitor.alerts.AlertTarget.receiver`), since masked
+endpoints of two robots of one kind read alike — unless told to send ``again``. It marks this
+sweep's ``pending`` rows for a receiver it sends to ``abandoned`` (a live sender that still
+finishes one overwrites that with its outcome); ``failed`` and ``delivered`` rows stay as they
+were: they are what happened.
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
-from .alerts import AlertTarget, dispatch
+from .alerts import AlertTarget, dispatch, receiver_protector
 from .models import AlertDelivery, Finding, Sweep
 from .store import MonitorStore
 from .sweep import finding_json
 
-__all__ = ["RedeliveryError", "SweepAlert", "delivery_json", "deliveries", "rebuild", "resend"]
+__all__ = ["RedeliveryError", "Resent", "SweepAlert", "delivery_json", "deliveries", "rebuild", "resend"]
 
 
 class RedeliveryError(LookupError):
@@ -71,19 +74,42 @@ def rebuild(engine: Engine, sweep_id: int) -> SweepAlert:
     return SweepAlert(sweep_id, summary, new)
 
 
-def resend(engine: Engine, sweep_id: int, targets: list[AlertTarget], *, attempts: int = 5,
-           backoff: float = 1.0, timeout: float = 10.0, wait: float = 60.0) -> list[dict[str, Any]]:
-    """Send ``sweep_id``'s alert again to ``targets`` and wait up to ``wait`` seconds; returns the
-    delivery rows this resend wrote (a row still ``pending`` when the wait ran out)."""
+@dataclass(frozen=True)
+class Resent:
+    """What a resend did: the delivery rows it wrote (a row still ``pending`` when the wait ran
+    out), and for each receiver it skipped, the earlier delivery that had reached it."""
+
+    deliveries: list[dict[str, Any]]
+    already_delivered: list[dict[str, Any]]
+
+
+def resend(engine: Engine, sweep_id: int, targets: list[AlertTarget], *, again: bool = False, attempts: int = 5,
+           backoff: float = 1.0, timeout: float = 10.0, wait: float = 60.0) -> Resent:
+    """Send ``sweep_id``'s alert again to those of ``targets`` it has not reached (to all of them
+    with ``again``) and wait up to ``wait`` seconds for the outcome."""
     alert = rebuild(engine, sweep_id)
+    protector = receiver_protector()
     table = AlertDelivery.__table__
+    sending: list[AlertTarget] = []
+    skipped: list[dict[str, Any]] = []
     with engine.begin() as conn:
         last_id = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
         for target in targets:
+            receiver = target.receiver(protector) if protector is not None else None
+            if receiver is not None and not again:
+                reached = conn.execute(select(table.c.id).where(
+                    table.c.sweep_id == sweep_id, table.c.receiver == receiver, table.c.status == "delivered")
+                    .order_by(table.c.id).limit(1)).scalar()
+                if reached is not None:
+                    skipped.append(reached)
+                    continue
+            sending.append(target)
             conn.execute(update(table).where(
                 table.c.sweep_id == sweep_id, table.c.status == "pending", table.c.channel == target.channel,
                 table.c.endpoint == target.endpoint).values(
                 status="abandoned", last_error="the sending process ended before an outcome; sent again"))
-    dispatch(engine, sweep_id, alert.summary, alert.new_findings, targets,
-             attempts=attempts, backoff=backoff, timeout=timeout).join(wait)
-    return deliveries(engine, sweep_id, since_id=last_id)
+    if sending:
+        dispatch(engine, sweep_id, alert.summary, alert.new_findings, sending,
+                 attempts=attempts, backoff=backoff, timeout=timeout).join(wait)
+    earlier = {row["id"]: row for row in deliveries(engine, sweep_id)} if skipped else {}
+    return Resent(deliveries(engine, sweep_id, since_id=last_id), [earlier[i] for i in skipped])

@@ -281,6 +281,17 @@ class Protector:
             out.append(hmac.digest(key, prefix + normalised.encode("utf-8"), "sha256").hex())
         return out
 
+    def fingerprint(self, kind: str, value: str) -> str:
+        """HMAC-SHA256 (hex) of ``value`` exactly as given, domain-separated by ``kind``.
+
+        For secrets that are not filing data — a receiver's URL with its token — where case and
+        punctuation are part of the value, so nothing is normalised. Stored beside a masked copy,
+        it tells two such values apart without disclosing either.
+        """
+        if not kind or not value:
+            raise ValueError("fingerprint needs a kind and a value")
+        return hmac.digest(self._mac_key, kind.encode("utf-8") + b"\x00" + value.encode("utf-8"), "sha256").hex()
+
 
 # --------------------------------------------------------------------------- masking
 

@@ -356,6 +356,36 @@ def test_resend_says_when_a_receiver_still_refuses(receiver: Receiver, engine, s
     assert [r.status for r in deliveries(engine) if r.sweep_id == 7] == ["pending"]
 
 
+def test_resend_skips_the_receivers_already_reached_and_tells_robots_apart(receiver: Receiver, engine,  # type: ignore[no-untyped-def]
+                                                                          sqlite_url: str) -> None:
+    """Two DingTalk robots mask alike (access_token=***); the stored keyed hash tells them apart,
+    so a resend to both reaches the one the sweep missed and not again the one it reached."""
+    _finished_sweep_with_findings(engine)
+    reached = "dingtalk=" + receiver.script("/robot/send", (200, '{"errcode":0}')) + "?access_token=" + "a1" * 32
+    missed = reached.replace("a1" * 32, "b2" * 32)
+    assert parse_alert(reached).endpoint == parse_alert(missed).endpoint
+    first = _cli("alerts", "resend", "7", "--alert", reached, "--db", sqlite_url, "--json")
+    assert first.exit_code == 0, first.output
+    (earlier,) = json.loads(first.stdout)["deliveries"]
+
+    both = _cli("alerts", "resend", "7", "--alert", reached, "--alert", missed, "--db", sqlite_url, "--json")
+    assert both.exit_code == 0, both.output
+    done = json.loads(both.stdout)
+    assert [r["id"] for r in done["already_delivered"]] == [earlier["id"]]
+    assert [r["status"] for r in done["deliveries"]] == ["delivered"]
+    tokens = [path.split("access_token=")[1][:2] for _, path, _ in receiver.hits("/robot/send")]
+    assert tokens == ["a1", "b2"]  # the reached robot once, the missed one now
+
+    text = _cli("alerts", "resend", "7", "--alert", reached, "--db", sqlite_url)
+    assert text.exit_code == 0 and f"delivery #{earlier['id']} already reached dingtalk" in text.stderr
+    again = _cli("alerts", "resend", "7", "--alert", reached, "--again", "--db", sqlite_url, "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["already_delivered"] == []
+    assert len(receiver.hits("/robot/send")) == 3
+    stored = [r.receiver for r in deliveries(engine) if r.channel == "dingtalk"]
+    assert len(stored) == 3 and stored[0] == stored[2] != stored[1]
+    assert all(len(r) == 64 and "a1a1" not in r and "b2b2" not in r for r in stored)  # a keyed hash, no token
+
+
 def test_resend_of_a_sweep_that_sent_nothing_is_a_clear_error(engine, sqlite_url: str) -> None:  # type: ignore[no-untyped-def]
     missing = _cli("alerts", "resend", "99", "--alert", "http://127.0.0.1:9/x", "--db", sqlite_url)
     assert missing.exit_code == 1 and "no sweep 99" in missing.stderr

@@ -124,6 +124,17 @@ def test_keyed_hash_differs_across_kinds_values_and_keys(protector: Protector) -
     assert protector.keyed_hash("contact_id", value) == Protector(KEY).keyed_hash("contact_id", value)
 
 
+def test_fingerprint_keeps_every_character_of_the_value(protector: Protector) -> None:
+    url = "https://oapi.dingtalk.com/robot/send?access_token=Ab-1"
+    assert protector.fingerprint("alert_receiver", url) == Protector(KEY).fingerprint("alert_receiver", url)
+    for other in (url.replace("Ab", "AB"), url.replace("-", ""), url + " "):
+        assert protector.fingerprint("alert_receiver", other) != protector.fingerprint("alert_receiver", url)
+    assert protector.fingerprint("other", url) != protector.fingerprint("alert_receiver", url)
+    assert Protector(OTHER_KEY).fingerprint("alert_receiver", url) != protector.fingerprint("alert_receiver", url)
+    with pytest.raises(ValueError):
+        protector.fingerprint("alert_receiver", "")
+
+
 def test_keyed_hash_refuses_empty_values(protector: Protector) -> None:
     with pytest.raises(ValueError, match="empty"):
         protector.keyed_hash("contact_phone", " - ")
