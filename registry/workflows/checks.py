@@ -14,6 +14,7 @@ Every problem found is reported, each naming its field; an empty list means the 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -49,12 +50,44 @@ def _region_matcher() -> Any:
     return cpca
 
 
+# A street named after a place (中山路, 太原街, 南京路) is a street, not the region: cpca reads
+# "中山路小吃" as 中山市.  A region name followed by one of these is passed over; 路线/路由/路径 and
+# 街舞 are ordinary words, not streets.
+_STREET_AFTER = re.compile(r"大街|大道|路(?![线由径])|街(?!舞)|巷|胡同|弄")
+_LEVELS = ("省", "市", "区")
+_MAX_STREETS = 8  # streets passed over in one name before giving up on the rest
+
+
+def _matched_length(text: str, region: str, pos: int) -> int:
+    """How much of ``region`` (a full name such as 中山市) ``text`` spells at ``pos`` (中山)."""
+    length = 0
+    while length < len(region) and pos + length < len(text) and text[pos + length] == region[length]:
+        length += 1
+    return length
+
+
 def region_names_in(text: str) -> list[str]:
-    """Administrative region names (省/市/区县) that ``text`` is named with, as cpca finds them."""
-    frame = _region_matcher().transform([text])
-    row = frame.iloc[0]
-    found = [str(row[c]) for c in ("省", "市", "区") if isinstance(row[c], str) and row[c]]
-    return list(dict.fromkeys(found))
+    """Administrative region names (省/市/区县) that ``text`` is named with, as cpca finds them —
+    a name used only as a street's (中山路) excepted, and a higher level cpca inferred (广东省
+    from 中山) kept only with the name it was inferred from."""
+    for _ in range(_MAX_STREETS):
+        row = _region_matcher().transform([text], pos_sensitive=True).iloc[0]
+        found = [(str(row[c]), int(row[f"{c}_pos"])) for c in _LEVELS if isinstance(row[c], str) and row[c]]
+        street = None
+        for name, pos in found:
+            length = _matched_length(text, name, pos) if pos >= 0 else 0
+            if length and _STREET_AFTER.match(text, pos + length):
+                street = (pos, length)
+                break
+        if street is None:
+            break
+        pos, length = street  # blank the street's name out and read the rest again
+        text = text[:pos] + " " * length + text[pos + length:]
+    kept: list[str] = []
+    for name, pos in reversed(found):  # from the lowest level up
+        if pos >= 0 or kept:
+            kept.append(name)
+    return list(dict.fromkeys(reversed(kept)))
 
 
 def naming_problems(subject_type: str | None, website_name: str | None) -> list[str]:

@@ -35,6 +35,7 @@ from registry.workflows import (
     PasswordRejected,
     Workflows,
 )
+from registry.workflows.checks import region_names_in
 from registry.workflows.models import Application, FilingCredential, Transition
 from tests.registry.helpers import load, protector, write_csv
 
@@ -214,6 +215,28 @@ def test_the_automatic_check_returns_the_record_with_its_problems(wf: Workflows,
                                                                        "returned")
     with pytest.raises(InvalidTransition):
         wf.approve(app["id"], GD_AUTHORITY)
+
+
+@pytest.mark.parametrize(("name", "regions"), [
+    ("杭州美食", ["浙江省", "杭州市"]),
+    ("小明的南京之旅", ["江苏省", "南京市"]),
+    ("北京路线图", ["北京市"]),  # 路线 is a route, not a road
+    ("北京街舞社", ["北京市"]),  # 街舞 is street dance
+    ("中山路小吃", []),  # a road named 中山, not 中山市
+    ("太原街", []),
+    ("南京路步行街", []),
+    ("中山路的杭州小吃", ["浙江省", "杭州市"]),  # past the road, the city is still read
+    ("张三的博客", []),
+])
+def test_region_names_are_read_past_streets_named_after_places(name: str, regions: list[str]) -> None:
+    assert region_names_in(name) == regions
+
+
+def test_an_individual_may_name_a_site_after_its_street(wf: Workflows) -> None:
+    record = {**GOOD, "subject_type": "个人", "subject_certificate": "440101199001011234", "website_name": "中山路小吃"}
+    app = wf.submit_new_filing(record, "P-BJ", HOST)
+    back = wf.provider_verify(app["id"], BJ_PROVIDER, method="视频核验", reference="TC-5")
+    assert not any("website_name" in p for p in back.get("problems") or []), back.get("problems")
 
 
 def test_a_returned_filing_is_corrected_resubmitted_and_verified_again(wf: Workflows) -> None:
