@@ -1,8 +1,7 @@
 """Which of several DNS servers the crawler asks first, and when a silent one stops being first.
 
 dnspython starts every resolution at the first server of its list, so while that server is down
-each question waits one full timeout before the next server is asked — over a sweep of a million
-names, a day of waiting.  :class:`ServerOrder` keeps the order the user gave and moves the start
+every question of a sweep waits one full timeout before the next server is asked.  :class:`ServerOrder` keeps the order the user gave and moves the start
 past a server that has left ``silences_to_move`` questions in a row unanswered, for ``hold``
 seconds; then the configured order is tried again, so a server that came back is used again.
 Any answer from the server asked first resets its count.  Nothing here asks anything: the

@@ -26,8 +26,9 @@ crawler asks two questions per homepage).  Whatever that reading declines (trunc
 REFUSED, unusual records, malformed data) goes to dnspython with the remaining lifetime, starting
 at the same server; a try that timed out, starting at the next.  With several servers
 (``--resolver A,B``), one that stays silent stops being asked first for a while
-(:class:`crawler.nameservers.ServerOrder`).  Both paths hand the chasing logic one neutral form of a response
-(:class:`crawler.dnswire.Response`), so that the results are the same whichever path answered.
+(:class:`crawler.nameservers.ServerOrder`).  Both paths hand the chasing logic one neutral form
+of a response (:class:`crawler.dnswire.Response`), so that the results are the same whichever
+path answered.
 
 Results are cached per name in an LRU of ``cache_size`` entries: answers for the smallest TTL
 seen (at most :data:`MAX_CACHE_TTL`), NXDOMAIN/NODATA for the SOA's negative TTL (at most
@@ -58,8 +59,8 @@ import dns.resolver
 from registry.domains import InvalidHostname, normalize_host
 
 from . import dnswire
-from .nameservers import ServerOrder
 from .guard import is_ip_address
+from .nameservers import ServerOrder
 
 __all__ = ["Resolution", "Resolver", "STATUSES", "parse_nameserver", "parse_nameservers"]
 
@@ -327,10 +328,10 @@ class Resolver:
 
     ``nameserver`` is ``HOST[:PORT]`` / ``[v6]:PORT``, or several of them separated by commas and
     asked in that order (``--resolver``), or None for the system's (``/etc/resolv.conf``; its search
-    list is never applied).  ``timeout`` bounds one try at one
-    server, ``lifetime`` the whole resolution of a name; ``max_chain`` is the longest CNAME
-    chain accepted; ``cache_size`` 0 disables the cache; ``fast_path`` False makes
-    :meth:`resolve_async` ask dnspython only (the results are the same; see the module docstring).
+    list is never applied).  ``timeout`` bounds one try at one server, ``lifetime`` the whole
+    resolution of a name; ``max_chain`` is the longest CNAME chain accepted; ``cache_size`` 0
+    disables the cache; ``fast_path`` False makes :meth:`resolve_async` ask dnspython only (the
+    results are the same; see the module docstring).
     Safe to share between threads.
     """
 

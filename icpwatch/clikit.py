@@ -1,4 +1,5 @@
-"""Pieces every sub-command shares: the ``--db``, ``--json`` and ``--resolver`` options and how output is written.
+"""Pieces every sub-command shares: the ``--db``, ``--json`` and ``--resolver`` options and how
+output is written.
 
 This module imports nothing from the icpwatch packages, so any of them may use it.
 """

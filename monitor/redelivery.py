@@ -91,7 +91,7 @@ def resend(engine: Engine, sweep_id: int, targets: list[AlertTarget], *, again: 
     protector = receiver_protector()
     table = AlertDelivery.__table__
     sending: list[AlertTarget] = []
-    skipped: list[dict[str, Any]] = []
+    skipped: list[int] = []  # the earlier delivery that reached each receiver skipped
     with engine.begin() as conn:
         last_id = conn.execute(select(table.c.id).order_by(table.c.id.desc()).limit(1)).scalar() or 0
         for target in targets:
