@@ -90,7 +90,10 @@ class Resolution:
     ``status`` is one of :data:`STATUSES`; ``cname_chain`` lists the CNAME targets in order
     (empty when ``name`` owns its addresses); ``addresses`` are the A answers then the AAAA
     answers; ``error`` explains a failure (or notes a failure of one address family when the
-    other succeeded); ``nameserver`` is the server asked ("host:port"); ``elapsed`` in seconds.
+    other succeeded); ``nameserver`` is the server whose answers these are ("host:port"; several,
+    comma-separated, when the questions were answered by different servers) or, when that is not
+    known (a failure, an NXDOMAIN read by dnspython), every server configured; ``elapsed`` in
+    seconds.
     """
 
     name: str
@@ -124,6 +127,7 @@ class _Reply:
     status: str
     response: dnswire.Response | None = None
     error: str | None = None
+    server: str | None = None  # "host:port" of the server that gave ``response``, when known
 
 
 @dataclass(frozen=True)
@@ -233,7 +237,7 @@ def _negative_ttl(response: dnswire.Response | None) -> float:
     return float(DEFAULT_NEGATIVE_TTL)
 
 
-def _fast_reply(response: dnswire.Response, qname: str, rdtype: int) -> _Reply | None:
+def _fast_reply(response: dnswire.Response, qname: str, rdtype: int, server: str) -> _Reply | None:
     """The :class:`_Reply` the dnspython path gives for ``response`` (read by :mod:`dnswire`), or
     None when dnspython would call it an error of its own making (left to dnspython).
 
@@ -254,8 +258,8 @@ def _fast_reply(response: dnswire.Response, qname: str, rdtype: int) -> _Reply |
         name = cname[1][0]
         links += 1
     if links >= _CHAIN_LIMIT or response.rcode == dnswire.NOERROR:
-        return _Reply("answer", response)
-    return None if found else _Reply("nxdomain", response)
+        return _Reply("answer", response, server=server)
+    return None if found else _Reply("nxdomain", response, server=server)
 
 
 def _dns_name(text: str) -> dns.name.Name:
@@ -423,8 +427,10 @@ class Resolver:
                 continue
             return _Chase("nodata", tuple(chain), ttl=min(ttl, _negative_ttl(reply.response)))
 
-    def _combine(self, name: str, a: _Chase, aaaa: _Chase | None, started: float) -> Resolution:
-        """One Resolution from the A and AAAA outcomes; caches it."""
+    def _combine(self, name: str, a: _Chase, aaaa: _Chase | None, started: float,
+                 servers: list[str | None]) -> Resolution:
+        """One Resolution from the A and AAAA outcomes and the servers whose replies they read
+        (None for a reply of no known server); caches it."""
         elapsed = time.monotonic() - started
         if aaaa is None or a.status in _TERMINAL:
             status, chain, addresses, error, ttl = a.status, a.chain, a.addresses, a.error, a.ttl
@@ -442,7 +448,8 @@ class Resolver:
             status, chain, addresses, error, ttl = worst.status, worst.chain or a.chain, (), worst.error, worst.ttl
         if status not in ("ok", "nxdomain", "nodata"):
             ttl = FAILURE_TTL
-        resolution = Resolution(name, status, chain, addresses, error, self.nameserver, round(elapsed, 6))
+        nameserver = ",".join(dict.fromkeys(servers)) if servers and None not in servers else self.nameserver
+        resolution = Resolution(name, status, chain, addresses, error, nameserver, round(elapsed, 6))
         self._cache.put(name, resolution, ttl)
         return resolution
 
@@ -456,15 +463,19 @@ class Resolver:
         assert start is not None
         started = time.monotonic()
         deadline = started + self.lifetime
-        a = self._drive(self._chase(start, dns.rdatatype.A), deadline)
-        aaaa = None if a.status in _TERMINAL else self._drive(self._chase(start, dns.rdatatype.AAAA), deadline)
-        return self._combine(canonical, a, aaaa, started)
+        servers: list[str | None] = []
+        a = self._drive(self._chase(start, dns.rdatatype.A), deadline, servers)
+        aaaa = None if a.status in _TERMINAL else \
+            self._drive(self._chase(start, dns.rdatatype.AAAA), deadline, servers)
+        return self._combine(canonical, a, aaaa, started, servers)
 
-    def _drive(self, steps: _ChaseSteps, deadline: float) -> _Chase:
+    def _drive(self, steps: _ChaseSteps, deadline: float, servers: list[str | None]) -> _Chase:
         try:
             question = next(steps)
             while True:
-                question = steps.send(self._ask(question, deadline))
+                reply = self._ask(question, deadline)
+                servers.append(reply.server)
+                question = steps.send(reply)
         except StopIteration as stop:
             return stop.value
 
@@ -478,7 +489,7 @@ class Resolver:
                                         search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
-        return _Reply("answer", _response(answer.response))
+        return _Reply("answer", _response(answer.response), server=_answer_server(answer))
 
     # ------------------------------------------------------------------ asyncio
 
@@ -490,17 +501,20 @@ class Resolver:
         assert start is not None
         started = time.monotonic()
         deadline = started + self.lifetime
+        servers: list[str | None] = []
         a, aaaa = await asyncio.gather(
-            self._drive_async(self._chase(start, dns.rdatatype.A), deadline),
-            self._drive_async(self._chase(start, dns.rdatatype.AAAA), deadline),
+            self._drive_async(self._chase(start, dns.rdatatype.A), deadline, servers),
+            self._drive_async(self._chase(start, dns.rdatatype.AAAA), deadline, servers),
         )
-        return self._combine(canonical, a, aaaa, started)
+        return self._combine(canonical, a, aaaa, started, servers)
 
-    async def _drive_async(self, steps: _ChaseSteps, deadline: float) -> _Chase:
+    async def _drive_async(self, steps: _ChaseSteps, deadline: float, servers: list[str | None]) -> _Chase:
         try:
             question = next(steps)
             while True:
-                question = steps.send(await self._ask_async(question, deadline))
+                reply = await self._ask_async(question, deadline)
+                servers.append(reply.server)
+                question = steps.send(reply)
         except StopIteration as stop:
             return stop.value
 
@@ -510,7 +524,7 @@ class Resolver:
             return _Reply("timeout", error=_TIMEOUT_TEXT)
         start = self._order.first
         if self._fast_servers is not None:
-            reply, heard = await self._ask_fast(question, min(self.timeout, remaining), self._fast_servers[start])
+            reply, heard = await self._ask_fast(question, min(self.timeout, remaining), start)
             if heard:
                 self._order.answered(start)
             elif heard is False:
@@ -529,7 +543,7 @@ class Resolver:
             answer = await resolve(qname, question[1], raise_on_no_answer=False, lifetime=remaining, search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
-        return _Reply("answer", _response(answer.response))
+        return _Reply("answer", _response(answer.response), server=_answer_server(answer))
 
     def _async_starting_at(self, index: int) -> Any:
         """The dnspython resolver whose list of servers starts at server ``index``."""
@@ -543,32 +557,42 @@ class Resolver:
         return resolver
 
     async def _ask_fast(self, question: _Question, timeout: float,
-                        server: tuple[str, int]) -> tuple[_Reply | None, bool | None]:
-        """One try by :mod:`crawler.dnswire` at ``server``: (its reply, or None when dnspython must
-        answer instead; whether the server answered at all, None when nothing was asked).
-        dnspython answers for a name or a response not read here, no answer within ``timeout``,
-        and a socket error."""
+                        index: int) -> tuple[_Reply | None, bool | None]:
+        """One try by :mod:`crawler.dnswire` at server ``index``: (its reply, or None when
+        dnspython must answer instead; whether the server answered at all, None when nothing was
+        asked).  dnspython answers for a name or a response not read here, no answer within
+        ``timeout``, and a socket error."""
         qname, rdtype = question
         query = dnswire.make_query(qname, rdtype, EDNS_PAYLOAD)
         if query is None:
             return None, None
         try:
-            data = await dnswire.exchange(server, query, timeout)
+            assert self._fast_servers is not None
+            data = await dnswire.exchange(self._fast_servers[index], query, timeout)
         except (OSError, NotImplementedError):  # a socket error, or a loop without sock_sendto:
             return None, False  # dnspython reports it (or gets through) its own way
         if data is None:
             return None, False
         response = dnswire.parse_response(data, query)
-        return (None if response is None else _fast_reply(response, qname, rdtype)), True
+        server = self._order.servers[index]
+        return (None if response is None else _fast_reply(response, qname, rdtype, server)), True
 
 
 def _server_text(server: Any, resolver: dns.resolver.BaseResolver) -> str:
     """``HOST:PORT`` / ``[v6]:PORT`` of one of ``resolver``'s nameservers."""
     if isinstance(server, dns.nameserver.Do53Nameserver):
-        address, port = server.address, server.port
-    else:
-        address, port = str(server), resolver.nameserver_ports.get(str(server), resolver.port)
+        return _host_port(server.address, server.port)
+    return _host_port(str(server), resolver.nameserver_ports.get(str(server), resolver.port))
+
+
+def _host_port(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def _answer_server(answer: dns.resolver.Answer) -> str | None:
+    """``HOST:PORT`` of the server that gave dnspython's ``answer``."""
+    address, port = getattr(answer, "nameserver", None), getattr(answer, "port", None)
+    return _host_port(address, port) if address and port else None
 
 
 def _udp_servers(resolver: dns.resolver.BaseResolver) -> list[tuple[str, int]] | None:

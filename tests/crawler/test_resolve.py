@@ -215,6 +215,7 @@ def test_a_silent_first_server_costs_one_timeout_not_two(server: SandboxDNS, pat
         elapsed = time.monotonic() - started
     assert result.status == "ok" and result.addresses == ("127.0.3.1",)
     assert 0.5 * timeouts <= elapsed < 0.5 * timeouts + 0.4, elapsed
+    assert result.nameserver == spec(server)  # the evidence names the server that answered, not both
 
 
 def test_a_first_server_that_stays_silent_is_passed_over(server: SandboxDNS, caplog: pytest.LogCaptureFixture) -> None:
@@ -232,7 +233,7 @@ def test_a_first_server_that_stays_silent_is_passed_over(server: SandboxDNS, cap
         with caplog.at_level("WARNING", logger="crawler.nameservers"):
             results = asyncio.run(sweep())
         elapsed = time.monotonic() - started
-    assert all(r.status == "ok" and r.addresses == ("127.0.3.1",) for r in results)
+    assert all(r.status == "ok" and r.addresses == ("127.0.3.1",) and r.nameserver == spec(server) for r in results)
     assert elapsed < 1.2, elapsed  # two names wait for the silent server, not all eight (2.4 s)
     assert any(dead in message and spec(server) in message for message in caplog.messages)
 
@@ -266,6 +267,15 @@ def test_every_server_listed_is_asked_in_turn(server: SandboxDNS) -> None:
         listed = f"127.0.0.1:{first.getsockname()[1]},127.0.0.1:{second.getsockname()[1]},{spec(server)}"
         result = asyncio.run(Resolver(listed, timeout=0.3, lifetime=3.0).resolve_async("v4.t.cn"))
     assert result.status == "ok" and result.addresses == ("127.0.3.1",)
+
+
+def test_a_failure_names_every_server_configured(server: SandboxDNS) -> None:
+    """A timeout was not said by any one server: the evidence lists all that were asked."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        listed = f"127.0.0.1:{silent.getsockname()[1]},{spec(server)}"
+        result = asyncio.run(Resolver(listed, timeout=0.2, lifetime=0.6).resolve_async("silent.t.cn"))
+    assert result.status == "timeout" and result.nameserver == listed
 
 
 def test_results_are_cached_per_name(server: SandboxDNS) -> None:
