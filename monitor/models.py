@@ -114,6 +114,10 @@ class Schedule(Base):
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the sweep options, as given
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # due times skipped because the previous run was still going (each counted once, whichever
+    # monitor saw it), and the latest of them: ``icpwatch schedule list`` shows them
+    skipped_runs: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_skipped_due: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class ScheduleRun(Base):

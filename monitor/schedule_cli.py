@@ -127,6 +127,8 @@ def list_(db_url: str, as_json: bool) -> None:
     for row in rows:
         last = row["last_run"]
         last_text = f"last {last['status']} (due {last['due_at']})" if last else "never run"
+        if row["skipped_runs"]:
+            last_text += f"\tskipped {row['skipped_runs']} (last due {row['last_skipped_due']})"
         click.echo(f"{row['name']}\t{row['cron']}\t{row['timezone']}\t"
                    f"{'enabled' if row['enabled'] else 'disabled'}\tnext {row['next_due']}\t{last_text}\t"
                    f"{json.dumps(row['options'], ensure_ascii=False)}")

@@ -16,7 +16,9 @@ Why this never loses or doubles a run:
   ``misfire_grace`` seconds that nobody claimed is run once — coalesced, however many were missed.
 * **Never two runs of one schedule at once**: ``max_instances=1`` and a lock per schedule in one
   process, and across processes a claimed or running row of that schedule makes the next due time
-  be skipped. A run whose monitor died (same host, process gone, or older than ``stale_after``)
+  be skipped — counted on the schedule (``skipped_runs``, ``last_skipped_due``, once per due time
+  whichever monitors saw it) so that ``icpwatch schedule list`` shows a sweep that outgrew its
+  interval. A run whose monitor died (same host, process gone, or older than ``stale_after``)
   is marked failed so it cannot block its schedule for ever.
 * **SIGTERM** (systemd's stop) stops the scheduler, sends SIGTERM to running sweeps, waits up to
   ``stop_timeout`` seconds for them, and records them as failed ("stopped by the monitor"); a run
@@ -42,12 +44,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from icpwatch.dbkit import create_engine_for, safe_url
@@ -179,6 +182,7 @@ def list_schedules(engine: Engine) -> list[dict[str, Any]]:
                 "name": s.name, "cron": s.cron, "timezone": s.timezone, "enabled": s.enabled,
                 "options": dict(s.options or {}), "created_at": _utc(s.created_at),
                 "next_due": next_due(s.cron, s.timezone) if s.enabled else None,
+                "skipped_runs": s.skipped_runs or 0, "last_skipped_due": _utc(s.last_skipped_due),
                 "last_run": None if last is None else {
                     "id": last.id, "due_at": _utc(last.due_at), "status": last.status,
                     "started_at": _utc(last.started_at), "finished_at": _utc(last.finished_at),
@@ -256,6 +260,8 @@ class Monitor:
         self.scheduler = BackgroundScheduler(
             timezone=UTC, executors={"default": ThreadPoolExecutor(max_workers=16)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": max(1, int(misfire_grace))})
+        # a due time APScheduler does not even start (max_instances) is a skip like the lock's
+        self.scheduler.add_listener(self._not_started, EVENT_JOB_MAX_INSTANCES)
         self._jobs: dict[str, tuple[str, str, str]] = {}  # name -> (cron, tz, options) as scheduled
         self._locks: dict[str, threading.Lock] = {}
         self._children: dict[int, subprocess.Popen[bytes]] = {}  # run id -> process
@@ -363,7 +369,7 @@ class Monitor:
         with self._guard:
             lock = self._locks.setdefault(name, threading.Lock())
         if not lock.acquire(blocking=False):
-            log.warning("schedule %s: the previous run is still going; this due time is skipped", name)
+            self._skip(name, due, "the previous run is still going")
             return
         try:
             self._run_locked(name, due)
@@ -383,8 +389,12 @@ class Monitor:
             if due is None:
                 return
         due = _normal_due(due)
-        if self._unfinished(name):
-            log.warning("schedule %s: a run is still claimed or running elsewhere; due %s is skipped", name, due)
+        under_way = self._unfinished(name)
+        if due in under_way:
+            log.info("schedule %s: the run due %s was already claimed", name, due)
+            return
+        if under_way:
+            self._skip(name, due, f"the run due {min(under_way).isoformat()} is still claimed or running")
             return
         if self._stopping.is_set():
             return
@@ -394,11 +404,36 @@ class Monitor:
             return
         self._execute(run_id, name, due, options)
 
-    def _unfinished(self, name: str) -> bool:
-        """Whether another run of ``name`` is under way, after failing runs whose monitor is gone."""
+    def _not_started(self, event: JobSubmissionEvent) -> None:
+        if event.job_id in self._jobs and event.scheduled_run_times:  # not a catch-up job
+            self._skip(event.job_id, max(event.scheduled_run_times), "the previous run is still going")
+
+    def _skip(self, name: str, due: datetime | None, why: str) -> None:
+        """Record that the run of ``name`` due at ``due`` (the latest due time, if None) is skipped."""
+        if due is None:
+            with MonitorStore(self.engine, migrate=False).session() as session:
+                row = session.scalar(select(Schedule).where(Schedule.name == name))
+                cron, tz = (row.cron, row.timezone) if row is not None else (None, None)
+            due = latest_due(make_trigger(cron, tz), datetime.now(UTC), self.misfire_grace) if cron else None
+            if due is None:
+                return
+        due = _normal_due(due)
+        log.warning("schedule %s: due %s is skipped: %s", name, due, why)
+        table = Schedule.__table__
+        try:
+            with self.engine.begin() as conn:
+                # counted once per due time, however many monitors skip it
+                conn.execute(update(table).where(
+                    table.c.name == name, or_(table.c.last_skipped_due.is_(None), table.c.last_skipped_due < due))
+                    .values(skipped_runs=table.c.skipped_runs + 1, last_skipped_due=due))
+        except Exception:  # noqa: BLE001 - the record is for the operator; the schedule goes on
+            log.exception("schedule %s: cannot record the skipped run", name)
+
+    def _unfinished(self, name: str) -> list[datetime]:
+        """The due times of runs of ``name`` under way, after failing runs whose monitor is gone."""
         host = socket.gethostname()
         now = datetime.now(UTC)
-        busy = False
+        busy: list[datetime] = []
         with MonitorStore(self.engine, migrate=False).session() as session:
             for run in session.scalars(select(ScheduleRun).where(ScheduleRun.schedule == name,
                                                                  ScheduleRun.status.in_(UNFINISHED))):
@@ -412,7 +447,7 @@ class Monitor:
                     run.error = f"abandoned: its monitor {run.claimed_by} is gone or the run is stale"
                     log.warning("schedule %s: run %s %s", name, run.id, run.error)
                 else:
-                    busy = True
+                    busy.append(_normal_due(_utc(run.due_at) or now))
         return busy
 
     def _argv(self, run_id: int, name: str, due: datetime, options: dict[str, Any]) -> list[str]:

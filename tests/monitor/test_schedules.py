@@ -244,7 +244,19 @@ def test_never_two_runs_of_one_schedule_at_once(sqlite_url: str, tmp_path: Path)
     made = sorted(calls(log), key=lambda c: c["start"])
     for earlier, later in zip(made, made[1:]):
         assert later["start"] >= earlier["end"] - 0.01, "two runs overlapped"
-    assert all(r.status in ("finished", "failed") for r in runs(sqlite_url, "slow"))
+    rows = runs(sqlite_url, "slow")
+    assert all(r.status in ("finished", "failed") for r in rows)
+    # the due times that came while a run was going are skipped, counted, and shown
+    engine = create_engine_for(sqlite_url)
+    try:
+        (listed,) = list_schedules(engine)
+    finally:
+        engine.dispose()
+    assert listed["skipped_runs"] >= 1
+    skipped = listed["last_skipped_due"]
+    assert skipped not in {r.due_at.replace(tzinfo=UTC) for r in rows}  # a skipped due time never ran
+    shown = CliRunner().invoke(cli, ["schedule", "list", "--db", sqlite_url])
+    assert f"skipped {listed['skipped_runs']}" in shown.output
 
 
 def test_restart_neither_loses_nor_doubles_a_due_run(sqlite_url: str, tmp_path: Path) -> None:
@@ -291,7 +303,16 @@ def test_two_monitors_on_one_database_run_each_due_time_once(store_url: str, tmp
         stop(m, t)
     dues = [c["due"] for c in calls(log)]
     assert len(dues) >= 2 and len(dues) == len(set(dues))
-    assert_runs_match_calls(runs(store_url, "shared"), calls(log))
+    rows = runs(store_url, "shared")
+    assert_runs_match_calls(rows, calls(log))
+    # the monitor that found a due time claimed by the other did not count it as skipped
+    engine = create_engine_for(store_url)
+    try:
+        (listed,) = list_schedules(engine)
+    finally:
+        engine.dispose()
+    ran = {r.due_at.astimezone(timezone.utc) if r.due_at.tzinfo else r.due_at.replace(tzinfo=UTC) for r in rows}
+    assert listed["last_skipped_due"] not in ran
 
 
 def test_sigterm_stops_the_monitor_cleanly(sqlite_url: str, tmp_path: Path) -> None:
