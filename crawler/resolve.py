@@ -351,11 +351,12 @@ class Resolver:
         self._cache = _TTLCache(cache_size)
         self._sync = self._configure(dns.resolver.Resolver, nameserver)
         self._async = self._configure(dns.asyncresolver.Resolver, nameserver)
-        self.nameserver = ",".join(_server_text(ns, self._sync) for ns in self._sync.nameservers)
+        servers = [_server_text(ns, self._sync) for ns in self._sync.nameservers]
+        self.nameserver = ",".join(servers)
         self._fast_servers = _udp_servers(self._async) if fast_path else None
         # The asyncio path learns from its fast tries which server is silent (dnspython does not
         # say): the order moves past it, and dnspython then starts where the order starts.
-        self._order = ServerOrder([_server_text(ns, self._async) for ns in self._async.nameservers])
+        self._order = ServerOrder(servers)
         self._async_from: dict[int, Any] = {0: self._async}
         self._nameserver_spec = nameserver
 
@@ -489,7 +490,7 @@ class Resolver:
                                         search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
-        return _Reply("answer", _response(answer.response), server=_answer_server(answer))
+        return _reply_from_answer(answer)
 
     # ------------------------------------------------------------------ asyncio
 
@@ -543,7 +544,7 @@ class Resolver:
             answer = await resolve(qname, question[1], raise_on_no_answer=False, lifetime=remaining, search=False)
         except dns.exception.DNSException as exc:
             return _reply_from_error(exc, qname)
-        return _Reply("answer", _response(answer.response), server=_answer_server(answer))
+        return _reply_from_answer(answer)
 
     def _async_starting_at(self, index: int) -> Any:
         """The dnspython resolver whose list of servers starts at server ``index``."""
@@ -578,31 +579,34 @@ class Resolver:
         return (None if response is None else _fast_reply(response, qname, rdtype, server)), True
 
 
-def _server_text(server: Any, resolver: dns.resolver.BaseResolver) -> str:
-    """``HOST:PORT`` / ``[v6]:PORT`` of one of ``resolver``'s nameservers."""
+def _address_port(server: Any, resolver: dns.resolver.BaseResolver) -> tuple[str, int] | None:
+    """(address, port) of one of ``resolver``'s nameservers if it is asked over plain UDP/TCP."""
     if isinstance(server, dns.nameserver.Do53Nameserver):
-        return _host_port(server.address, server.port)
-    return _host_port(str(server), resolver.nameserver_ports.get(str(server), resolver.port))
+        return server.address, server.port
+    if isinstance(server, str) and dns.inet.is_address(server):
+        return server, resolver.nameserver_ports.get(server, resolver.port)
+    return None
+
+
+def _udp_servers(resolver: dns.resolver.BaseResolver) -> list[tuple[str, int]] | None:
+    """(address, port) of each of ``resolver``'s nameservers, if all are asked over plain UDP/TCP."""
+    servers = [_address_port(server, resolver) for server in resolver.nameservers]
+    return None if not servers or None in servers else servers  # type: ignore[return-value]
+
+
+def _server_text(server: Any, resolver: dns.resolver.BaseResolver) -> str:
+    """``HOST:PORT`` / ``[v6]:PORT`` of one of ``resolver``'s nameservers (its own text if it is
+    not asked over plain UDP/TCP)."""
+    found = _address_port(server, resolver)
+    return _host_port(*found) if found else str(server)
 
 
 def _host_port(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
-def _answer_server(answer: dns.resolver.Answer) -> str | None:
-    """``HOST:PORT`` of the server that gave dnspython's ``answer``."""
+def _reply_from_answer(answer: dns.resolver.Answer) -> _Reply:
+    """The reply of an answer dnspython read, naming the server that gave it."""
     address, port = getattr(answer, "nameserver", None), getattr(answer, "port", None)
-    return _host_port(address, port) if address and port else None
-
-
-def _udp_servers(resolver: dns.resolver.BaseResolver) -> list[tuple[str, int]] | None:
-    """(address, port) of each of ``resolver``'s nameservers, if all are asked over plain UDP/TCP."""
-    servers = []
-    for server in resolver.nameservers:
-        if isinstance(server, dns.nameserver.Do53Nameserver):
-            servers.append((server.address, server.port))
-        elif isinstance(server, str) and dns.inet.is_address(server):
-            servers.append((server, resolver.nameserver_ports.get(server, resolver.port)))
-        else:
-            return None
-    return servers or None
+    server = _host_port(address, port) if address and port else None
+    return _Reply("answer", _response(answer.response), server=server)
