@@ -111,5 +111,6 @@ def resend(engine: Engine, sweep_id: int, targets: list[AlertTarget], *, again: 
     if sending:
         dispatch(engine, sweep_id, alert.summary, alert.new_findings, sending,
                  attempts=attempts, backoff=backoff, timeout=timeout).join(wait)
-    earlier = {row["id"]: row for row in deliveries(engine, sweep_id)} if skipped else {}
-    return Resent(deliveries(engine, sweep_id, since_id=last_id), [earlier[i] for i in skipped])
+    rows = deliveries(engine, sweep_id)
+    by_id = {row["id"]: row for row in rows}
+    return Resent([row for row in rows if row["id"] > last_id], [by_id[i] for i in skipped])

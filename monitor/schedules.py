@@ -384,10 +384,9 @@ class Monitor:
             if row is None or not row.enabled:
                 return
             cron, tz, options = row.cron, row.timezone, dict(row.options or {})
+        due = due or self._due_now(cron, tz)
         if due is None:
-            due = latest_due(make_trigger(cron, tz), datetime.now(UTC), self.misfire_grace)
-            if due is None:
-                return
+            return
         due = _normal_due(due)
         under_way = self._unfinished(name)
         if due in under_way:
@@ -404,6 +403,10 @@ class Monitor:
             return
         self._execute(run_id, name, due, options)
 
+    def _due_now(self, cron: str, tz: str) -> datetime | None:
+        """The latest due time of a schedule within the misfire grace (a cron-fired job is told none)."""
+        return latest_due(make_trigger(cron, tz), datetime.now(UTC), self.misfire_grace)
+
     def _not_started(self, event: JobSubmissionEvent) -> None:
         if event.job_id in self._jobs and event.scheduled_run_times:  # not a catch-up job
             self._skip(event.job_id, max(event.scheduled_run_times), "the previous run is still going")
@@ -414,7 +417,7 @@ class Monitor:
             with MonitorStore(self.engine, migrate=False).session() as session:
                 row = session.scalar(select(Schedule).where(Schedule.name == name))
                 cron, tz = (row.cron, row.timezone) if row is not None else (None, None)
-            due = latest_due(make_trigger(cron, tz), datetime.now(UTC), self.misfire_grace) if cron else None
+            due = self._due_now(cron, tz) if cron else None
             if due is None:
                 return
         due = _normal_due(due)
