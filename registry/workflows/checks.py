@@ -14,6 +14,7 @@ Every problem found is reported, each naming its field; an empty list means the 
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -60,10 +61,7 @@ _MAX_STREETS = 8  # streets passed over in one name before giving up on the rest
 
 def _matched_length(text: str, region: str, pos: int) -> int:
     """How much of ``region`` (a full name such as 中山市) ``text`` spells at ``pos`` (中山)."""
-    length = 0
-    while length < len(region) and pos + length < len(text) and text[pos + length] == region[length]:
-        length += 1
-    return length
+    return len(os.path.commonprefix((region, text[pos:pos + len(region)])))
 
 
 def region_names_in(text: str) -> list[str]:
