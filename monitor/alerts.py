@@ -358,8 +358,8 @@ async def _deliver(deliveries: _Deliveries, session: aiohttp.ClientSession, swee
 
 
 async def _deliver_all(engine: Engine, sweep_id: int, bodies: list[tuple[AlertTarget, dict[str, Any]]],
-                       attempts: int, backoff: float, timeout: float) -> None:
-    deliveries = _Deliveries(engine, await asyncio.to_thread(receiver_protector))
+                       attempts: int, backoff: float, timeout: float, protector: Protector | None) -> None:
+    deliveries = _Deliveries(engine, protector or await asyncio.to_thread(receiver_protector))
     client_timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
     async with aiohttp.ClientSession(timeout=client_timeout) as session:
         results = await asyncio.gather(*(_deliver(deliveries, session, sweep_id, t, b, attempts, backoff)
@@ -371,12 +371,13 @@ async def _deliver_all(engine: Engine, sweep_id: int, bodies: list[tuple[AlertTa
 
 def dispatch(engine: Engine, sweep_id: int, summary: dict[str, Any], new_findings: list[dict[str, Any]],
              targets: list[AlertTarget], *, attempts: int = 5, backoff: float = 1.0,
-             timeout: float = 10.0) -> threading.Thread:
+             timeout: float = 10.0, protector: Protector | None = None) -> threading.Thread:
     """Send the alert to every target on a started daemon thread, and return the thread at once.
 
     Never raises into the caller; failures end up in ``alert_deliveries`` and the log. A
     short-lived process (``icpwatch sweep``) should ``join`` the thread, with a bound, before
-    it exits, or the remaining attempts die with it.
+    it exits, or the remaining attempts die with it. ``protector`` fingerprints the receivers
+    (:func:`receiver_protector` when not given).
     """
     bodies: list[tuple[AlertTarget, dict[str, Any]]] = []
     for target in targets:
@@ -388,7 +389,7 @@ def dispatch(engine: Engine, sweep_id: int, summary: dict[str, Any], new_finding
     def run() -> None:
         try:
             if bodies:
-                asyncio.run(_deliver_all(engine, sweep_id, bodies, attempts, backoff, timeout))
+                asyncio.run(_deliver_all(engine, sweep_id, bodies, attempts, backoff, timeout, protector))
         except BaseException:  # noqa: BLE001 - the thread's last line of defence
             log.exception("alert dispatch for sweep %s failed", sweep_id)
 

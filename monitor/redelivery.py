@@ -110,7 +110,7 @@ def resend(engine: Engine, sweep_id: int, targets: list[AlertTarget], *, again: 
                 status="abandoned", last_error="the sending process ended before an outcome; sent again"))
     if sending:
         dispatch(engine, sweep_id, alert.summary, alert.new_findings, sending,
-                 attempts=attempts, backoff=backoff, timeout=timeout).join(wait)
+                 attempts=attempts, backoff=backoff, timeout=timeout, protector=protector).join(wait)
     rows = deliveries(engine, sweep_id)
     by_id = {row["id"]: row for row in rows}
     return Resent([row for row in rows if row["id"] > last_id], [by_id[i] for i in skipped])
